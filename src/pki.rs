@@ -1,0 +1,317 @@
+//! The instance's PKI: a cluster CA, a serving certificate and an admin client certificate,
+//! all ECDSA P-256, issued at start in well under a millisecond, or read back from `--cert-dir`
+//! so that a restart keeps the same CA. Also the rustls server configuration, and reading a
+//! client certificate's subject as a Kubernetes user (CN) and groups (O).
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A certificate and its private key, both PEM.
+#[derive(Clone)]
+pub struct CertifiedKey {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for CertifiedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertifiedKey").field("cert_pem", &self.cert_pem).field("key_pem", &"<redacted>").finish()
+    }
+}
+
+/// Errors reading or issuing key material.
+#[derive(Debug)]
+pub struct PkiError(pub String);
+
+impl std::fmt::Display for PkiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PkiError {}
+
+fn pki_error(context: &str) -> impl Fn(rcgen::Error) -> PkiError + '_ {
+    move |e| PkiError(format!("{context}: {e}"))
+}
+
+/// The names and addresses the serving certificate must cover.
+#[derive(Debug, Clone)]
+pub struct ServingNames {
+    pub ips: Vec<IpAddr>,
+    pub dns: Vec<String>,
+}
+
+impl ServingNames {
+    /// 127.0.0.1, ::1, localhost, the `kubernetes` service names and the first service IP.
+    pub fn standard(first_service_ip: IpAddr, extra_ips: &[IpAddr]) -> Self {
+        let mut ips = vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]), first_service_ip];
+        for ip in extra_ips {
+            if !ips.contains(ip) {
+                ips.push(*ip);
+            }
+        }
+        let dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
+            .map(String::from)
+            .to_vec();
+        ServingNames { ips, dns }
+    }
+}
+
+/// The cluster CA with everything issued from it.
+pub struct Pki {
+    pub ca_cert_pem: String,
+    ca_key_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+    pub serving: CertifiedKey,
+    pub admin: CertifiedKey,
+}
+
+impl std::fmt::Debug for Pki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pki").field("ca_cert_pem", &self.ca_cert_pem).finish_non_exhaustive()
+    }
+}
+
+/// The admin identity kubetwin issues.
+pub const ADMIN_USER: &str = "kubetwin-admin";
+pub const MASTERS_GROUP: &str = "system:masters";
+
+fn validity(params: &mut CertificateParams, years: i32) {
+    let now_year = 1970 + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) / 31_556_952) as i32;
+    params.not_before = rcgen::date_time_ymd(now_year - 1, 1, 1);
+    params.not_after = rcgen::date_time_ymd(now_year + years, 1, 1);
+}
+
+fn new_key() -> Result<KeyPair, PkiError> {
+    KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(pki_error("generating an ECDSA P-256 key"))
+}
+
+fn ca_params(common_name: &str) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, common_name);
+    params.distinguished_name = name;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign];
+    validity(&mut params, 10);
+    params
+}
+
+impl Pki {
+    /// Issues a fresh CA, serving certificate and admin certificate.
+    pub fn generate(names: &ServingNames) -> Result<Pki, PkiError> {
+        let ca_key = new_key()?;
+        let params = ca_params("kubetwin-ca");
+        let ca_cert = params.self_signed(&ca_key).map_err(pki_error("self-signing the CA"))?;
+        let ca_key_pem = ca_key.serialize_pem();
+        let issuer = Issuer::new(params, ca_key);
+        Self::assemble(ca_cert.pem(), ca_key_pem, issuer, names, None, None)
+    }
+
+    fn assemble(
+        ca_cert_pem: String,
+        ca_key_pem: String,
+        issuer: Issuer<'static, KeyPair>,
+        names: &ServingNames,
+        serving: Option<CertifiedKey>,
+        admin: Option<CertifiedKey>,
+    ) -> Result<Pki, PkiError> {
+        let mut pki = Pki {
+            ca_cert_pem,
+            ca_key_pem,
+            issuer,
+            serving: CertifiedKey { cert_pem: String::new(), key_pem: String::new() },
+            admin: CertifiedKey { cert_pem: String::new(), key_pem: String::new() },
+        };
+        pki.serving = match serving {
+            Some(serving) => serving,
+            None => pki.issue_serving_cert(names)?,
+        };
+        pki.admin = match admin {
+            Some(admin) => admin,
+            None => pki.issue_client_cert(ADMIN_USER, &[MASTERS_GROUP])?,
+        };
+        Ok(pki)
+    }
+
+    /// Reads the CA, serving and admin material from `dir` where present (`ca.crt`/`ca.key`,
+    /// `apiserver.crt`/`apiserver.key`, `admin.crt`/`admin.key`), issues whatever is missing,
+    /// and writes it back, so a restart keeps the same CA.
+    pub fn load_or_generate(dir: &Path, names: &ServingNames) -> Result<Pki, PkiError> {
+        let read_pair = |stem: &str| -> Option<CertifiedKey> {
+            let cert_pem = std::fs::read_to_string(dir.join(format!("{stem}.crt"))).ok()?;
+            let key_pem = std::fs::read_to_string(dir.join(format!("{stem}.key"))).ok()?;
+            Some(CertifiedKey { cert_pem, key_pem })
+        };
+        let pki = match read_pair("ca") {
+            Some(ca) => {
+                let key = KeyPair::from_pem(&ca.key_pem).map_err(pki_error("reading ca.key"))?;
+                let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, key).map_err(pki_error("reading ca.crt"))?;
+                Self::assemble(ca.cert_pem, ca.key_pem, issuer, names, read_pair("apiserver"), read_pair("admin"))?
+            }
+            None => Self::generate(names)?,
+        };
+        pki.write_to(dir).map_err(|e| PkiError(format!("writing the PKI to {}: {e}", dir.display())))?;
+        Ok(pki)
+    }
+
+    /// Writes every PEM into `dir` (keys readable by the owner only).
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let files = [
+            ("ca.crt", &self.ca_cert_pem, false),
+            ("ca.key", &self.ca_key_pem, true),
+            ("apiserver.crt", &self.serving.cert_pem, false),
+            ("apiserver.key", &self.serving.key_pem, true),
+            ("admin.crt", &self.admin.cert_pem, false),
+            ("admin.key", &self.admin.key_pem, true),
+        ];
+        for (name, contents, secret) in files {
+            let path = dir.join(name);
+            if std::fs::read_to_string(&path).is_ok_and(|existing| &existing == contents) {
+                continue;
+            }
+            std::fs::write(&path, contents)?;
+            #[cfg(unix)]
+            if secret {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            #[cfg(not(unix))]
+            let _ = secret;
+        }
+        Ok(())
+    }
+
+    fn issue_serving_cert(&self, names: &ServingNames) -> Result<CertifiedKey, PkiError> {
+        let mut params = CertificateParams::default();
+        let mut name = DistinguishedName::new();
+        name.push(DnType::CommonName, "kube-apiserver");
+        params.distinguished_name = name;
+        params.subject_alt_names = names.ips.iter().map(|ip| SanType::IpAddress(*ip)).collect();
+        for dns in &names.dns {
+            params.subject_alt_names.push(SanType::DnsName(dns.clone().try_into().map_err(pki_error("a DNS name"))?));
+        }
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.sign(params, "the serving certificate")
+    }
+
+    /// Issues a client certificate for `user` in `groups` (CN and O, as kube-apiserver reads
+    /// them).
+    pub fn issue_client_cert(&self, user: &str, groups: &[&str]) -> Result<CertifiedKey, PkiError> {
+        let mut params = CertificateParams::default();
+        let mut name = DistinguishedName::new();
+        for group in groups {
+            name.push(DnType::OrganizationName, *group);
+        }
+        name.push(DnType::CommonName, user);
+        params.distinguished_name = name;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.sign(params, "a client certificate")
+    }
+
+    fn sign(&self, mut params: CertificateParams, what: &str) -> Result<CertifiedKey, PkiError> {
+        validity(&mut params, 1);
+        params.use_authority_key_identifier_extension = true;
+        let key = new_key()?;
+        let cert = params.signed_by(&key, &self.issuer).map_err(|e| PkiError(format!("signing {what}: {e}")))?;
+        Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+
+    /// A rustls configuration that serves the serving certificate, offers HTTP/2 and HTTP/1.1,
+    /// and verifies client certificates against the CA without requiring one (tokens and
+    /// anonymous requests are authenticated later in the pipeline).
+    pub fn server_config(&self) -> Result<rustls::ServerConfig, PkiError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(self.ca_cert_pem.as_bytes()) {
+            let cert = cert.map_err(|e| PkiError(format!("reading the CA: {e}")))?;
+            roots.add(cert).map_err(|e| PkiError(format!("trusting the CA: {e}")))?;
+        }
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| PkiError(format!("client verifier: {e}")))?;
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(self.serving.cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| PkiError(format!("reading the serving certificate: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(self.serving.key_pem.as_bytes())
+            .map_err(|e| PkiError(format!("reading the serving key: {e}")))?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| PkiError(e.to_string()))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .map_err(|e| PkiError(format!("serving certificate: {e}")))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
+/// A user as a client certificate names it: CN is the user, each O a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSubject {
+    pub user: String,
+    pub groups: Vec<String>,
+}
+
+/// Reads the subject of a (verified) client certificate.
+pub fn certificate_subject(der: &[u8]) -> Option<CertificateSubject> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let subject = cert.subject();
+    let user = subject.iter_common_name().next()?.as_str().ok()?.to_string();
+    let groups = subject.iter_organization().filter_map(|o| o.as_str().ok().map(String::from)).collect();
+    Some(CertificateSubject { user, groups })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> ServingNames {
+        ServingNames::standard(IpAddr::from([10, 96, 0, 1]), &[])
+    }
+
+    #[test]
+    fn admin_certificate_names_the_admin_in_system_masters() {
+        let pki = Pki::generate(&names()).unwrap();
+        let der = CertificateDer::from_pem_slice(pki.admin.cert_pem.as_bytes()).unwrap();
+        let subject = certificate_subject(&der).unwrap();
+        assert_eq!(subject, CertificateSubject { user: ADMIN_USER.into(), groups: vec![MASTERS_GROUP.into()] });
+        assert!(pki.server_config().is_ok());
+    }
+
+    #[test]
+    fn serving_certificate_covers_the_kubernetes_names() {
+        let pki = Pki::generate(&names()).unwrap();
+        let der = CertificateDer::from_pem_slice(pki.serving.cert_pem.as_bytes()).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let san = cert.subject_alternative_name().unwrap().unwrap().value.general_names.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ");
+        for expected in ["7f:00:00:01", "0a:60:00:01", "00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:01", "DNSName(localhost)", "kubernetes.default.svc.cluster.local"] {
+            assert!(san.contains(expected), "{expected} missing from {san}");
+        }
+    }
+
+    #[test]
+    fn a_restart_reuses_the_ca_kept_in_the_cert_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Pki::load_or_generate(dir.path(), &names()).unwrap();
+        let second = Pki::load_or_generate(dir.path(), &names()).unwrap();
+        assert_eq!(first.ca_cert_pem, second.ca_cert_pem);
+        assert_eq!(first.serving.cert_pem, second.serving.cert_pem);
+        let user = second.issue_client_cert("alice", &["dev"]).unwrap();
+        let der = CertificateDer::from_pem_slice(user.cert_pem.as_bytes()).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        assert_eq!(cert.issuer().to_string(), "CN=kubetwin-ca");
+    }
+}
