@@ -1,0 +1,80 @@
+//! TLS termination: accepts TCP connections, completes the rustls handshake, reads the
+//! verified client certificate (if any) into a [`PeerIdentity`] request extension, and serves
+//! HTTP/1.1 or HTTP/2 on the connection through hyper-util, stopping gracefully on shutdown.
+
+use crate::pki::{CertificateSubject, certificate_subject};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+/// The subject of the client certificate a connection presented, verified against the CA.
+#[derive(Debug, Clone, Default)]
+pub struct PeerIdentity(pub Option<CertificateSubject>);
+
+/// The service every connection is served with: a warp filter turned into a tower service.
+pub type Routes = warp::filters::BoxedFilter<(warp::reply::Response,)>;
+
+/// Serves `routes` on `listener` until `shutdown` turns true, then lets in-flight requests end
+/// (watches are ended by their own shutdown signal).
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, routes: Routes, mut shutdown: watch::Receiver<bool>) {
+    let acceptor = TlsAcceptor::from(tls);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::debug!(%error, "accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let routes = routes.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match acceptor.accept(tcp).await {
+                Ok(tls) => tls,
+                Err(error) => {
+                    tracing::debug!(%error, "TLS handshake failed");
+                    return;
+                }
+            };
+            let peer = PeerIdentity(
+                tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(|cert| certificate_subject(cert)),
+            );
+            let service = warp::service(routes);
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(peer.clone());
+                let mut service = service;
+                async move { Ok::<_, Infallible>(tower_call(&mut service, request).await) }
+            });
+            let builder = Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+    }
+}
+
+async fn tower_call<S, B>(service: &mut S, request: hyper::Request<B>) -> warp::reply::Response
+where
+    S: tower_service::Service<hyper::Request<B>, Response = warp::reply::Response, Error = Infallible>,
+{
+    match service.call(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}

@@ -1,0 +1,8 @@
+//! The registry: generic REST semantics over the store for every resource (get, list, create,
+//! update, patch, delete, watch), plus the small per-kind strategies the schema cannot express.
+
+pub mod allocators;
+pub mod defaults;
+pub mod encoding;
+pub mod names;
+pub mod unknown_fields;
