@@ -4,5 +4,7 @@
 pub mod allocators;
 pub mod defaults;
 pub mod encoding;
+pub mod managed_fields;
 pub mod names;
+pub mod strategy;
 pub mod unknown_fields;
