@@ -298,6 +298,11 @@ impl ApiError {
         self
     }
 
+    pub fn with_retry(mut self, seconds: u32) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
+    }
+
     pub fn code(&self) -> u16 {
         self.reason.code()
     }

@@ -5,3 +5,14 @@
 
 pub mod store;
 pub mod openapi;
+pub mod error;
+pub mod request_info;
+pub mod pki;
+pub mod discovery;
+pub mod clock;
+pub mod metrics;
+pub mod registry;
+pub mod table;
+pub mod timestamp;
+pub mod patch;
+pub mod selectors;

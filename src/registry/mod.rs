@@ -2,6 +2,7 @@
 //! update, patch, delete, watch), plus the small per-kind strategies the schema cannot express.
 
 pub mod allocators;
+pub mod conversion;
 pub mod defaults;
 pub mod encoding;
 pub mod managed_fields;
