@@ -16,3 +16,8 @@ pub mod table;
 pub mod timestamp;
 pub mod patch;
 pub mod selectors;
+pub mod http;
+pub mod pipeline;
+pub mod instance;
+pub mod bootstrap;
+pub mod server;

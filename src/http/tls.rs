@@ -52,7 +52,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, routes
             let service = warp::service(routes);
             let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(peer.clone());
-                let mut service = service;
+                let mut service = service.clone();
                 async move { Ok::<_, Infallible>(tower_call(&mut service, request).await) }
             });
             let builder = Builder::new(TokioExecutor::new());

@@ -52,6 +52,9 @@ pub struct ResourceInfo {
     /// Where objects live in the store: `/registry/<prefix>/[<namespace>/]<name>`.
     #[serde(default)]
     pub storage_prefix: String,
+    /// Served for a CustomResourceDefinition rather than built in.
+    #[serde(default)]
+    pub custom: bool,
 }
 
 impl ResourceInfo {

@@ -8,6 +8,7 @@
 //! spec cannot say: short names, categories and storage keys.
 
 pub mod catalog;
+pub mod documents;
 pub mod schema;
 
 pub use catalog::{Catalog, GroupVersion, ResourceInfo, SubresourceInfo, builtin_resources};

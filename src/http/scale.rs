@@ -1,0 +1,131 @@
+//! The `scale` subresource of deployments, replicasets, statefulsets and
+//! replicationcontrollers: an `autoscaling/v1` Scale view of `spec.replicas`,
+//! `status.replicas` and the selector, readable and writable with PUT and PATCH.
+
+use super::ApiRequest;
+use super::resources::{read_body, write_options};
+use super::respond;
+use crate::error::{ApiError, ApiResult};
+use crate::http::negotiate::Representation;
+use crate::registry::Scope;
+use crate::registry::storage::Stored;
+use crate::registry::strategy::meta_str;
+use serde_json::{Value, json};
+use warp::reply::Response;
+
+/// `app=web,tier in (a,b)`: a LabelSelector as the Scale status string shows it.
+pub fn selector_string(selector: &Value) -> String {
+    let mut terms: Vec<String> = Vec::new();
+    let labels = selector.get("matchLabels").and_then(Value::as_object);
+    for (key, value) in labels.into_iter().flatten() {
+        terms.push(format!("{key}={}", value.as_str().unwrap_or_default()));
+    }
+    for expression in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        let key = expression["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = expression["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        terms.push(match expression["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => continue,
+        });
+    }
+    terms.sort();
+    terms.join(",")
+}
+
+fn scale_of(parent: &Value, revision: i64) -> Value {
+    let metadata = parent.get("metadata").cloned().unwrap_or_default();
+    let selector = parent.pointer("/spec/selector").map(|s| if s.is_object() && s.get("matchLabels").is_none() && s.get("matchExpressions").is_none() {
+        // replicationcontrollers select with a plain map.
+        selector_string(&json!({"matchLabels": s}))
+    } else {
+        selector_string(s)
+    });
+    let mut status = json!({"replicas": parent.pointer("/status/replicas").cloned().unwrap_or(json!(0))});
+    if let Some(selector) = selector {
+        status["selector"] = json!(selector);
+    }
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": metadata["name"], "namespace": metadata["namespace"], "uid": metadata["uid"],
+            "resourceVersion": revision.to_string(), "creationTimestamp": metadata["creationTimestamp"],
+        },
+        "spec": {"replicas": parent.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": status,
+    })
+}
+
+fn respond_scale(stored: &Stored) -> Response {
+    respond::value(200, Representation::Json, &scale_of(&stored.to_value(), stored.revision))
+}
+
+/// GET, PUT or PATCH of `<resource>/<name>/scale`.
+pub fn serve(scope: &Scope<'_>, name: &str, verb: &str, request: &ApiRequest) -> ApiResult<Response> {
+    match verb {
+        "get" => Ok(respond_scale(&scope.get(name)?)),
+        "update" => {
+            let scale = read_body(request)?;
+            let replicas = replicas_of(scope, name, &scale)?;
+            let precondition = match meta_str(&scale, "resourceVersion") {
+                "" => None,
+                rv => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?),
+            };
+            let result = scope.guaranteed_update(name, "scale", &write_options(request)?, precondition, |current| {
+                let mut next = current.clone();
+                next["spec"]["replicas"] = json!(replicas);
+                Ok(next)
+            })?;
+            Ok(respond_scale(&result.object))
+        }
+        "patch" => {
+            let options = write_options(request)?;
+            let result = scope.guaranteed_update(name, "scale", &options, None, |current| {
+                let scale = scale_of(current, 0);
+                let patched = super::patching::apply_to(scope, &scale, request, None)?;
+                let replicas = replicas_of(scope, name, &patched)?;
+                let mut next = current.clone();
+                next["spec"]["replicas"] = json!(replicas);
+                Ok(next)
+            })?;
+            Ok(respond_scale(&result.object))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+fn replicas_of(scope: &Scope<'_>, name: &str, scale: &Value) -> ApiResult<i64> {
+    let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+    if replicas < 0 {
+        return Err(ApiError::invalid("autoscaling", "Scale", name, vec![crate::error::FieldError::invalid(
+            "spec.replicas",
+            json!(replicas),
+            "must be greater than or equal to 0",
+        )]));
+    }
+    let _ = scope;
+    Ok(replicas)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_render_as_label_selector_strings() {
+        let selector = json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}, {"key": "canary", "operator": "DoesNotExist"}]});
+        assert_eq!(selector_string(&selector), "!canary,app=web,tier in (a,b)");
+    }
+
+    #[test]
+    fn scale_mirrors_the_parent() {
+        let deployment = json!({"metadata": {"name": "web", "namespace": "default", "uid": "u", "creationTimestamp": "t"}, "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}}, "status": {"replicas": 1}});
+        let scale = scale_of(&deployment, 7);
+        assert_eq!(scale["spec"], json!({"replicas": 3}));
+        assert_eq!(scale["status"], json!({"replicas": 1, "selector": "app=web"}));
+        assert_eq!(scale["metadata"]["resourceVersion"], "7");
+    }
+}

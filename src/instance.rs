@@ -1,0 +1,98 @@
+//! An [`Instance`]: everything one API server owns (store, catalog, clock, identity source,
+//! metrics, Service allocators). No global mutable state: many instances run in one process.
+
+use crate::clock::{Clock, IdSource, RandomIds, SystemClock};
+use crate::metrics::Metrics;
+use crate::openapi::{Catalog, ResourceInfo};
+use crate::registry::allocators::{Cidr, IpAllocator, PortAllocator};
+use crate::store::{MemoryStore, StoreConfig};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+/// What an instance is built from.
+#[derive(Debug, Clone)]
+pub struct InstanceConfig {
+    pub service_cluster_ip_range: Cidr,
+    pub service_node_port_range: (u16, u16),
+    pub store: StoreConfig,
+}
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        InstanceConfig {
+            service_cluster_ip_range: Cidr::parse("10.96.0.0/12").expect("valid default range"),
+            service_node_port_range: (30000, 32767),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+/// The Service address and port allocators.
+#[derive(Debug)]
+pub struct ServiceAllocators {
+    pub cluster_ips: IpAllocator,
+    pub node_ports: PortAllocator,
+}
+
+/// One API server's state.
+#[derive(Debug)]
+pub struct Instance {
+    pub store: MemoryStore,
+    catalog: RwLock<Arc<Catalog>>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+    pub metrics: Metrics,
+    pub services: Mutex<ServiceAllocators>,
+    pub config: InstanceConfig,
+    /// `host:port` clients reach the server at, once it listens.
+    pub address: OnceLock<String>,
+}
+
+impl Instance {
+    pub fn new(config: InstanceConfig, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
+        let (low, high) = config.service_node_port_range;
+        Instance {
+            store: MemoryStore::new(config.store.clone()),
+            catalog: RwLock::new(Arc::new(Catalog::builtin())),
+            clock,
+            ids,
+            metrics: Metrics::default(),
+            services: Mutex::new(ServiceAllocators {
+                cluster_ips: IpAllocator::new(config.service_cluster_ip_range),
+                node_ports: PortAllocator::new(low, high),
+            }),
+            config,
+            address: OnceLock::new(),
+        }
+    }
+
+    /// An instance with the wall clock and random identifiers.
+    pub fn with_defaults(config: InstanceConfig) -> Self {
+        Self::new(config, Arc::new(SystemClock), Arc::new(RandomIds))
+    }
+
+    /// The catalog as it is now (custom resources come and go).
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the catalog (used when custom resources are established or removed).
+    pub fn update_catalog(&self, change: impl FnOnce(&mut Catalog)) {
+        let mut guard = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = Catalog::clone(&guard);
+        change(&mut next);
+        *guard = Arc::new(next);
+    }
+
+    pub fn resource(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
+        self.catalog().get(group, version, plural).cloned()
+    }
+
+    /// Now, as metav1.Time serializes it.
+    pub fn now_rfc3339(&self) -> String {
+        crate::timestamp::format_rfc3339(self.clock.unix_seconds())
+    }
+
+    pub fn services(&self) -> std::sync::MutexGuard<'_, ServiceAllocators> {
+        self.services.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

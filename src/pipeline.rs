@@ -1,0 +1,31 @@
+//! One request's path through the server, top to bottom: parse what it asks for, establish who
+//! asks, decide whether they may, serve it, and count it. Each stage lives in its own module;
+//! this file only chains them.
+
+use crate::error::ApiError;
+use crate::http::{ApiRequest, nonresource, resources, respond};
+use crate::instance::Instance;
+use crate::metrics::RequestLabels;
+use crate::request_info::{RequestInfo, VerbHints};
+use std::sync::Arc;
+use std::time::Instant;
+use warp::reply::Response;
+
+/// Serves one request.
+pub async fn handle(instance: &Arc<Instance>, request: ApiRequest) -> Response {
+    let started = Instant::now();
+    let hints = VerbHints { watch: request.query.flag("watch").unwrap_or(false) };
+    let info = RequestInfo::parse(request.method.as_str(), &request.path, hints);
+    let response = if info.is_resource_request {
+        resources::serve(instance, &info, &request).await
+    } else {
+        match nonresource::serve(instance, &info, &request) {
+            Some(response) => response,
+            None => respond::error(&ApiError::no_such_path()),
+        }
+    };
+    let labels = RequestLabels { verb: &info.verb, group: &info.group, version: &info.version, resource: &info.resource, subresource: &info.subresource };
+    instance.metrics.observe(labels, response.status().as_u16(), started.elapsed());
+    tracing::debug!(method = %request.method, path = %request.path, code = response.status().as_u16(), "request");
+    response
+}

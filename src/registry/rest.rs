@@ -1,0 +1,359 @@
+//! The generic verbs over the store for any resource: get, create, update (PUT), patch and
+//! delete, with kube-apiserver's semantics for optimistic concurrency, dry runs, unconditional
+//! updates, no-op writes, finalizers and the answers each verb gives.
+
+use super::managed_fields;
+use super::storage::{self, Stored, Written};
+use super::strategy::{self, CreateStamp, UpdateScope, meta_str};
+use super::unknown_fields::{self, FieldValidation};
+use super::{Scope, services};
+use crate::error::{ApiError, ApiResult, FieldError, Resource};
+use crate::openapi::schema;
+use serde_json::{Value, json};
+
+/// How a write was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    /// `fieldManager`, or the manager derived from the User-Agent.
+    pub field_manager: String,
+    pub field_validation: FieldValidation,
+}
+
+/// A finished write: the object as it now stands, and any warnings for the client.
+#[derive(Debug, Clone)]
+pub struct WriteResult {
+    pub object: Stored,
+    pub warnings: Vec<String>,
+    pub created: bool,
+}
+
+/// How many times a write that lost a race retries before answering 409.
+const MAX_RETRIES: usize = 16;
+
+impl Scope<'_> {
+    pub(crate) fn error_resource(&self) -> Resource<'_> {
+        Resource { group: &self.resource.group, plural: &self.resource.plural }
+    }
+
+    fn key(&self, name: &str) -> String {
+        self.resource.key(self.namespace, name)
+    }
+
+    fn schema_root(&self) -> Option<usize> {
+        schema().id(&self.resource.definition)
+    }
+
+    pub fn get(&self, name: &str) -> ApiResult<Stored> {
+        storage::read(&self.instance.store, &self.key(name))?.ok_or_else(|| ApiError::not_found(self.error_resource(), name))
+    }
+
+    /// Checks `apiVersion`/`kind` against the endpoint and fills them in when absent.
+    fn check_type(&self, object: &mut Value) -> ApiResult<()> {
+        let Some(map) = object.as_object_mut() else {
+            return Err(ApiError::bad_request("the body of the request was not a JSON object"));
+        };
+        let expected_version = self.resource.api_version();
+        match map.get("apiVersion").and_then(Value::as_str) {
+            Some(version) if version != expected_version => {
+                return Err(ApiError::bad_request(format!(
+                    "the API version in the data ({version}) does not match the expected API version ({expected_version})"
+                )));
+            }
+            _ => {}
+        }
+        match map.get("kind").and_then(Value::as_str) {
+            Some(kind) if kind != self.resource.kind => {
+                return Err(ApiError::bad_request(format!("the kind in the data ({kind}) does not match the expected kind ({})", self.resource.kind)));
+            }
+            _ => {}
+        }
+        map.insert("apiVersion".into(), json!(expected_version));
+        map.insert("kind".into(), json!(self.resource.kind));
+        Ok(())
+    }
+
+    /// Strict and Warn field validation against the schema.
+    fn unknown_field_warnings(&self, object: &Value, validation: FieldValidation) -> ApiResult<Vec<String>> {
+        if validation == FieldValidation::Ignore {
+            return Ok(Vec::new());
+        }
+        let Some(root) = self.schema_root() else { return Ok(Vec::new()) };
+        let unknown = unknown_fields::unknown_fields(schema(), root, object);
+        if unknown.is_empty() {
+            return Ok(Vec::new());
+        }
+        match validation {
+            FieldValidation::Strict => Err(ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: {reason}",
+                kind = self.resource.kind,
+                version = self.resource.version,
+                reason = unknown_fields::strict_error_message(&unknown)
+            ))),
+            _ => Ok(unknown.iter().map(|f| unknown_fields::warning_text(f)).collect()),
+        }
+    }
+
+    /// Namespaced objects need a namespace that exists and is not terminating.
+    fn check_namespace(&self, name: &str) -> ApiResult<()> {
+        let Some(namespace) = self.namespace.filter(|_| self.resource.namespaced) else { return Ok(()) };
+        let namespaces = crate::error::Resource { group: "", plural: "namespaces" };
+        let key = format!("/registry/namespaces/{namespace}");
+        let stored = storage::read(&self.instance.store, &key)?.ok_or_else(|| ApiError::not_found(namespaces, namespace))?;
+        let object = stored.to_value();
+        let terminating = !meta_str(&object, "deletionTimestamp").is_empty() || object.pointer("/status/phase") == Some(&json!("Terminating"));
+        if terminating {
+            return Err(ApiError::forbidden(
+                self.error_resource(),
+                name,
+                &format!("unable to create new content in namespace {namespace} because it is being terminated"),
+            )
+            .with_cause("NamespaceTerminating", &format!("namespace {namespace} is being terminated"), "metadata.namespace"));
+        }
+        Ok(())
+    }
+
+    fn record_manager(&self, object: &mut Value, options: &WriteOptions, subresource: &str) {
+        managed_fields::record_update(
+            schema(),
+            self.schema_root(),
+            object,
+            &options.field_manager,
+            &self.resource.api_version(),
+            &self.instance.now_rfc3339(),
+            subresource,
+        );
+    }
+
+    /// POST: creates `object`, generating its name from `generateName` when asked.
+    pub fn create(&self, mut object: Value, options: &WriteOptions) -> ApiResult<WriteResult> {
+        self.check_type(&mut object)?;
+        let warnings = self.unknown_field_warnings(&object, options.field_validation)?;
+        if !meta_str(&object, "resourceVersion").is_empty() {
+            return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+        }
+        let body_namespace = meta_str(&object, "namespace").to_string();
+        if self.resource.namespaced && !body_namespace.is_empty() && Some(body_namespace.as_str()) != self.namespace {
+            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+        }
+        let generate_name = meta_str(&object, "generateName").to_string();
+        let explicit_name = meta_str(&object, "name").to_string();
+        for _attempt in 0..MAX_RETRIES {
+            let mut candidate = object.clone();
+            if explicit_name.is_empty() && !generate_name.is_empty() {
+                let name = super::names::generated_name(&generate_name, &self.instance.ids.name_suffix());
+                strategy::metadata_mut(&mut candidate).insert("name".into(), json!(name));
+            }
+            let stamp = CreateStamp {
+                uid: self.instance.ids.uuid(),
+                now: self.instance.now_rfc3339(),
+                namespace: if self.resource.namespaced { self.namespace } else { None },
+            };
+            strategy::prepare_create(&self.resource, &mut candidate, stamp);
+            self.record_manager(&mut candidate, options, "");
+            let name = meta_str(&candidate, "name").to_string();
+            strategy::validate(&self.resource, &candidate, None)?;
+            self.check_namespace(&name)?;
+            let allocation = services::allocate(self, &mut candidate, None)?;
+            let bytes = self.storage_bytes(&candidate);
+            if options.dry_run {
+                allocation.release(self.instance);
+                if storage::read(&self.instance.store, &self.key(&name))?.is_some() {
+                    return Err(ApiError::already_exists(self.error_resource(), &name));
+                }
+                return Ok(WriteResult { object: Stored { bytes, revision: 0 }, warnings, created: true });
+            }
+            match storage::create(&self.instance.store, &self.key(&name), bytes.clone())? {
+                Written::At(revision) => {
+                    return Ok(WriteResult { object: Stored { bytes, revision }, warnings, created: true });
+                }
+                Written::Conflict(_) => {
+                    allocation.release(self.instance);
+                    if !explicit_name.is_empty() || generate_name.is_empty() {
+                        return Err(ApiError::already_exists(self.error_resource(), &name));
+                    }
+                }
+            }
+        }
+        Err(ApiError::new(crate::error::Reason::Timeout, "failed to generate a unique name for the object"))
+    }
+
+    /// PUT on the resource or its `status` subresource.
+    pub fn update(&self, name: &str, mut object: Value, subresource: &str, options: &WriteOptions) -> ApiResult<WriteResult> {
+        self.check_type(&mut object)?;
+        let warnings = self.unknown_field_warnings(&object, options.field_validation)?;
+        let body_name = meta_str(&object, "name");
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({name})")));
+        }
+        if body_name.is_empty() {
+            strategy::metadata_mut(&mut object).insert("name".into(), json!(name));
+        }
+        let body_namespace = meta_str(&object, "namespace").to_string();
+        if self.resource.namespaced && !body_namespace.is_empty() && Some(body_namespace.as_str()) != self.namespace {
+            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+        }
+        let precondition: Option<i64> = match meta_str(&object, "resourceVersion") {
+            "" => None,
+            rv => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?),
+        };
+        let mut result = self.guaranteed_update(name, subresource, options, precondition, |_current| Ok(object.clone()))?;
+        result.warnings.splice(0..0, warnings);
+        Ok(result)
+    }
+
+    /// Reads, transforms and writes back with compare-and-swap, retrying lost races unless the
+    /// caller pinned a resourceVersion. No-op writes change nothing.
+    pub fn guaranteed_update(
+        &self,
+        name: &str,
+        subresource: &str,
+        options: &WriteOptions,
+        precondition: Option<i64>,
+        mut transform: impl FnMut(&Value) -> ApiResult<Value>,
+    ) -> ApiResult<WriteResult> {
+        let scope = if subresource == "status" { UpdateScope::Status } else { UpdateScope::Main };
+        for _attempt in 0..MAX_RETRIES {
+            let current = self.get(name)?;
+            if precondition.is_some_and(|rv| rv != current.revision) {
+                return Err(ApiError::modified(self.error_resource(), name));
+            }
+            let old = self.view(&current);
+            let mut object = transform(&old)?;
+            strategy::metadata_mut(&mut object).remove("resourceVersion");
+            strategy::prepare_update(&self.resource, &mut object, &old, scope);
+            let mut old_without_rv = old.clone();
+            strategy::metadata_mut(&mut old_without_rv).remove("resourceVersion");
+            if object == old_without_rv {
+                return Ok(WriteResult { object: current, warnings: Vec::new(), created: false });
+            }
+            self.record_manager(&mut object, options, subresource);
+            strategy::validate(&self.resource, &object, Some(&old))?;
+            services::keep_allocations(self, &mut object, &old)?;
+            let finalized = !meta_str(&object, "deletionTimestamp").is_empty() && strategy::metadata(&object).is_none_or(|m| m.get("finalizers").is_none());
+            let bytes = self.storage_bytes(&object);
+            if options.dry_run {
+                return Ok(WriteResult { object: Stored { bytes, revision: current.revision }, warnings: Vec::new(), created: false });
+            }
+            let written = if finalized {
+                storage::remove(&self.instance.store, &self.key(name), current.revision)?
+            } else {
+                storage::replace(&self.instance.store, &self.key(name), bytes.clone(), current.revision)?
+            };
+            match written {
+                Written::At(revision) => {
+                    if finalized {
+                        services::release(self, &object);
+                    }
+                    return Ok(WriteResult { object: Stored { bytes, revision }, warnings: Vec::new(), created: false });
+                }
+                Written::Conflict(_) if precondition.is_some() => return Err(ApiError::modified(self.error_resource(), name)),
+                Written::Conflict(_) => continue,
+            }
+        }
+        Err(ApiError::modified(self.error_resource(), name))
+    }
+}
+
+/// DeleteOptions, from the body or the query string.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub dry_run: bool,
+    pub propagation_policy: Option<String>,
+    pub grace_period_seconds: Option<i64>,
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone)]
+pub enum Deleted {
+    /// The object is gone; this was its last state.
+    Gone(Stored),
+    /// Finalizers keep it; this is its state with deletionTimestamp set.
+    Pending(Stored),
+}
+
+impl Scope<'_> {
+    /// DELETE of one object.
+    pub fn delete(&self, name: &str, options: &DeleteOptions) -> ApiResult<Deleted> {
+        for _attempt in 0..MAX_RETRIES {
+            let current = self.get(name)?;
+            let mut object = self.view(&current);
+            self.check_preconditions(name, &object, current.revision, options)?;
+            let finalizer = match options.propagation_policy.as_deref() {
+                None | Some("Background") => None,
+                Some("Orphan") => Some("orphan"),
+                Some("Foreground") => Some("foregroundDeletion"),
+                Some(other) => {
+                    return Err(ApiError::invalid("meta.k8s.io", "DeleteOptions", "", vec![FieldError {
+                        field: "propagationPolicy".into(),
+                        kind: crate::error::FieldErrorKind::NotSupported(json!(other), vec!["Foreground".into(), "Background".into(), "Orphan".into()]),
+                        detail: String::new(),
+                    }]));
+                }
+            };
+            let metadata = strategy::metadata_mut(&mut object);
+            let mut finalizers: Vec<Value> = metadata.get("finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+            if let Some(finalizer) = finalizer {
+                if !finalizers.iter().any(|f| f == finalizer) {
+                    finalizers.push(json!(finalizer));
+                }
+            }
+            if finalizers.is_empty() {
+                if options.dry_run {
+                    return Ok(Deleted::Gone(current));
+                }
+                match storage::remove(&self.instance.store, &self.key(name), current.revision)? {
+                    Written::At(_) => {
+                        services::release(self, &object);
+                        return Ok(Deleted::Gone(current));
+                    }
+                    Written::Conflict(_) => continue,
+                }
+            }
+            if !meta_str(&object, "deletionTimestamp").is_empty() && finalizer.is_none() {
+                return Ok(Deleted::Pending(current));
+            }
+            let metadata = strategy::metadata_mut(&mut object);
+            metadata.insert("finalizers".into(), Value::Array(finalizers));
+            if !metadata.contains_key("deletionTimestamp") {
+                metadata.insert("deletionTimestamp".into(), json!(self.instance.now_rfc3339()));
+                metadata.insert("deletionGracePeriodSeconds".into(), json!(options.grace_period_seconds.unwrap_or(0)));
+            }
+            metadata.remove("resourceVersion");
+            let bytes = self.storage_bytes(&object);
+            if options.dry_run {
+                return Ok(Deleted::Pending(Stored { bytes, revision: current.revision }));
+            }
+            match storage::replace(&self.instance.store, &self.key(name), bytes.clone(), current.revision)? {
+                Written::At(revision) => return Ok(Deleted::Pending(Stored { bytes, revision })),
+                Written::Conflict(_) => continue,
+            }
+        }
+        Err(ApiError::modified(self.error_resource(), name))
+    }
+
+    fn check_preconditions(&self, name: &str, object: &Value, revision: i64, options: &DeleteOptions) -> ApiResult<()> {
+        if let Some(uid) = options.precondition_uid.as_deref().filter(|u| !u.is_empty()) {
+            let actual = meta_str(object, "uid");
+            if uid != actual {
+                return Err(ApiError::conflict(
+                    self.error_resource(),
+                    name,
+                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
+                ));
+            }
+        }
+        if let Some(rv) = options.precondition_resource_version.as_deref().filter(|r| !r.is_empty()) {
+            if rv != revision.to_string() {
+                return Err(ApiError::conflict(
+                    self.error_resource(),
+                    name,
+                    &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {revision}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

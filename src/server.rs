@@ -1,0 +1,182 @@
+//! [`Server`]: one running kubetwin. It owns its instance, PKI, listener and tasks; dropping it
+//! shuts it down. Many run side by side in one process.
+
+use crate::clock::{Clock, FixedClock, IdSource, RandomIds, SeededIds, SystemClock};
+use crate::instance::{Instance, InstanceConfig};
+use crate::pki::{Pki, ServingNames};
+use base64::Engine;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// How to start a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub bind_address: IpAddr,
+    /// 0 picks a free port.
+    pub secure_port: u16,
+    /// Where the PKI lives; a fresh temporary directory when `None`.
+    pub cert_dir: Option<PathBuf>,
+    pub instance: InstanceConfig,
+    /// A seed makes UIDs, generated names and the clock deterministic.
+    pub deterministic_seed: Option<u64>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind_address: IpAddr::from([127, 0, 0, 1]),
+            secure_port: 6443,
+            cert_dir: None,
+            instance: InstanceConfig::default(),
+            deterministic_seed: None,
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The fixed clock's start for deterministic instances: 2026-01-01T00:00:00Z.
+pub const DETERMINISTIC_EPOCH: i64 = 1_767_225_600;
+
+/// A running API server.
+#[derive(Debug)]
+pub struct Server {
+    instance: Arc<Instance>,
+    pki: Arc<Pki>,
+    address: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    cert_dir: PathBuf,
+    _temporary_cert_dir: Option<tempfile::TempDir>,
+    fixed_clock: Option<Arc<FixedClock>>,
+}
+
+impl Server {
+    /// Issues or loads the PKI, creates the bootstrap objects, binds the port and starts
+    /// serving. The server is ready when this returns.
+    pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
+        let (temporary, cert_dir) = match &config.cert_dir {
+            Some(dir) => (None, dir.clone()),
+            None => {
+                let dir = tempfile::Builder::new().prefix("kubetwin-").tempdir().map_err(|e| StartError(format!("creating a certificate directory: {e}")))?;
+                let path = dir.path().to_path_buf();
+                (Some(dir), path)
+            }
+        };
+        let first_service_ip = IpAddr::V4(config.instance.service_cluster_ip_range.first());
+        let extra = [config.bind_address].into_iter().filter(|ip| !ip.is_unspecified()).collect::<Vec<_>>();
+        let names = ServingNames::standard(first_service_ip, &extra);
+        let pki = if config.cert_dir.is_some() { Pki::load_or_generate(&cert_dir, &names) } else { Pki::generate(&names) }
+            .map_err(|e| StartError(e.to_string()))?;
+        let tls = pki.server_config().map_err(|e| StartError(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.bind_address, config.secure_port))
+            .await
+            .map_err(|e| StartError(format!("binding {}:{}: {e}", config.bind_address, config.secure_port)))?;
+        let address = listener.local_addr().map_err(|e| StartError(e.to_string()))?;
+        let (clock, ids, fixed_clock): (Arc<dyn Clock>, Arc<dyn IdSource>, _) = match config.deterministic_seed {
+            Some(seed) => {
+                let fixed = Arc::new(FixedClock::at_unix_seconds(DETERMINISTIC_EPOCH));
+                (fixed.clone(), Arc::new(SeededIds::new(seed)), Some(fixed))
+            }
+            None => (Arc::new(SystemClock), Arc::new(RandomIds), None),
+        };
+        let instance = Arc::new(Instance::new(config.instance.clone(), clock, ids));
+        let advertise = if address.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { address.ip() };
+        let _ = instance.address.set(format!("{advertise}:{}", address.port()));
+        crate::bootstrap::run(&instance, advertise, address.port()).map_err(|e| StartError(format!("creating the bootstrap objects: {e}")))?;
+        let (shutdown, shutdown_signal) = watch::channel(false);
+        let routes = crate::http::routes(instance.clone());
+        let task = tokio::spawn(crate::http::tls::serve(listener, Arc::new(tls), routes, shutdown_signal));
+        Ok(Server { instance, pki: Arc::new(pki), address, shutdown, task: Some(task), cert_dir, _temporary_cert_dir: temporary, fixed_clock })
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        let host = match self.address.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("https://{host}:{}", self.address.port())
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn instance(&self) -> &Arc<Instance> {
+        &self.instance
+    }
+
+    pub fn pki(&self) -> &Pki {
+        &self.pki
+    }
+
+    pub fn cert_dir(&self) -> &Path {
+        &self.cert_dir
+    }
+
+    /// Moves a deterministic instance's clock forward (no-op otherwise).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        if let Some(clock) = &self.fixed_clock {
+            clock.advance(by);
+        }
+    }
+
+    /// An admin kubeconfig for this server.
+    pub fn admin_kubeconfig(&self) -> String {
+        kubeconfig(&self.url(), &self.pki.ca_cert_pem, &self.pki.admin.cert_pem, &self.pki.admin.key_pem, "kubetwin-admin")
+    }
+
+    /// Writes the admin kubeconfig to `path` (owner-readable only).
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::write(path, self.admin_kubeconfig())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    }
+
+    /// Stops accepting connections, ends watches and waits for the server task.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A kubeconfig with one cluster, one client-certificate user and one context, all named
+/// `kubetwin`.
+pub fn kubeconfig(server: &str, ca_pem: &str, cert_pem: &str, key_pem: &str, user: &str) -> String {
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kubetwin\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: kubetwin\n  context:\n    cluster: kubetwin\n    user: {user}\n    namespace: default\ncurrent-context: kubetwin\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
+        ca = b64(ca_pem),
+        cert = b64(cert_pem),
+        key = b64(key_pem),
+    )
+}
