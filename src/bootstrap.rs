@@ -12,7 +12,14 @@ use std::net::IpAddr;
 /// The field manager bootstrap objects are recorded under.
 const MANAGER: &str = "kube-apiserver";
 
-fn create(instance: &Instance, group: &str, version: &str, plural: &str, namespace: Option<&str>, object: Value) -> ApiResult<()> {
+fn create(
+    instance: &Instance,
+    group: &str,
+    version: &str,
+    plural: &str,
+    namespace: Option<&str>,
+    object: Value,
+) -> ApiResult<()> {
     let resource = instance.resource(group, version, plural).expect("bootstrap resources are built in");
     let scope = Scope { instance, resource, namespace };
     let options = WriteOptions { field_manager: MANAGER.into(), ..WriteOptions::default() };
@@ -31,28 +38,64 @@ pub fn run(instance: &Instance, advertise: IpAddr, port: u16) -> ApiResult<()> {
     }
     let cluster_ip = instance.config.service_cluster_ip_range.first().to_string();
     let labels = json!({"component": "apiserver", "provider": "kubernetes"});
-    create(instance, "", "v1", "services", Some("default"), json!({
-        "metadata": {"name": "kubernetes", "labels": labels},
-        "spec": {"clusterIP": cluster_ip, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}], "sessionAffinity": "None", "type": "ClusterIP"},
-    }))?;
-    create(instance, "", "v1", "endpoints", Some("default"), json!({
-        "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": advertise.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
-    }))?;
+    create(
+        instance,
+        "",
+        "v1",
+        "services",
+        Some("default"),
+        json!({
+            "metadata": {"name": "kubernetes", "labels": labels},
+            "spec": {"clusterIP": cluster_ip, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}], "sessionAffinity": "None", "type": "ClusterIP"},
+        }),
+    )?;
+    create(
+        instance,
+        "",
+        "v1",
+        "endpoints",
+        Some("default"),
+        json!({
+            "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": advertise.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+        }),
+    )?;
     let family = if advertise.is_ipv4() { "IPv4" } else { "IPv6" };
-    create(instance, "discovery.k8s.io", "v1", "endpointslices", Some("default"), json!({
-        "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io"}},
-        "addressType": family,
-        "endpoints": [{"addresses": [advertise.to_string()], "conditions": {"ready": true}}],
-        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
-    }))?;
+    create(
+        instance,
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        Some("default"),
+        json!({
+            "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io"}},
+            "addressType": family,
+            "endpoints": [{"addresses": [advertise.to_string()], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }),
+    )?;
     for (name, value, description) in [
-        ("system-cluster-critical", 2_000_000_000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),
-        ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+        (
+            "system-cluster-critical",
+            2_000_000_000,
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        ),
+        (
+            "system-node-critical",
+            2_000_001_000,
+            "Used for system critical pods that must not be moved from their current node.",
+        ),
     ] {
-        create(instance, "scheduling.k8s.io", "v1", "priorityclasses", None, json!({
-            "metadata": {"name": name}, "value": value, "description": description, "preemptionPolicy": "PreemptLowerPriority", "globalDefault": false,
-        }))?;
+        create(
+            instance,
+            "scheduling.k8s.io",
+            "v1",
+            "priorityclasses",
+            None,
+            json!({
+                "metadata": {"name": name}, "value": value, "description": description, "preemptionPolicy": "PreemptLowerPriority", "globalDefault": false,
+            }),
+        )?;
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! and per-group-version `APIResourceList`s, and the aggregated `APIGroupDiscoveryList` that
 //! kubectl 1.33 asks for first.
 
-use crate::openapi::{Catalog, GroupVersion, ResourceInfo};
 use crate::openapi::catalog::version_priority;
+use crate::openapi::{Catalog, GroupVersion, ResourceInfo};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
@@ -71,7 +71,10 @@ pub fn api_group_document(catalog: &Catalog, group: &str) -> Option<Value> {
     Some(Value::Object(with_type))
 }
 
-fn resources_of<'a>(catalog: &'a Catalog, gv: &'a GroupVersion) -> impl Iterator<Item = &'a std::sync::Arc<ResourceInfo>> {
+fn resources_of<'a>(
+    catalog: &'a Catalog,
+    gv: &'a GroupVersion,
+) -> impl Iterator<Item = &'a std::sync::Arc<ResourceInfo>> {
     catalog.resources().iter().filter(move |r| r.group == gv.group && r.version == gv.version)
 }
 
@@ -122,7 +125,9 @@ pub fn api_resource_list(catalog: &Catalog, gv: &GroupVersion) -> Option<Value> 
     if resources.is_empty() {
         return None;
     }
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv.api_version(), "resources": resources}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv.api_version(), "resources": resources}),
+    )
 }
 
 fn resource_discovery(resource: &ResourceInfo) -> Value {
@@ -195,7 +200,8 @@ mod tests {
     fn scale_subresource_names_its_own_group() {
         let catalog = Catalog::builtin();
         let list = api_resource_list(&catalog, &GroupVersion { group: "apps".into(), version: "v1".into() }).unwrap();
-        let scale = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "deployments/scale").unwrap().clone();
+        let scale =
+            list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "deployments/scale").unwrap().clone();
         assert_eq!(scale["group"], "autoscaling");
         assert_eq!(scale["kind"], "Scale");
     }
@@ -203,7 +209,8 @@ mod tests {
     #[test]
     fn group_list_prefers_the_newest_stable_version() {
         let list = api_group_list(&Catalog::builtin());
-        let autoscaling = list["groups"].as_array().unwrap().iter().find(|g| g["name"] == "autoscaling").unwrap().clone();
+        let autoscaling =
+            list["groups"].as_array().unwrap().iter().find(|g| g["name"] == "autoscaling").unwrap().clone();
         assert_eq!(autoscaling["preferredVersion"]["groupVersion"], "autoscaling/v2");
         assert!(list["groups"].as_array().unwrap().iter().all(|g| g["name"] != ""));
         assert_eq!(api_group_document(&Catalog::builtin(), "apps").unwrap()["kind"], "APIGroup");
@@ -214,11 +221,24 @@ mod tests {
     fn aggregated_discovery_describes_scope_and_subresources() {
         let document = aggregated(&Catalog::builtin(), ApiRoot::Groups, false);
         assert_eq!(document["apiVersion"], "apidiscovery.k8s.io/v2");
-        let apps = document["items"].as_array().unwrap().iter().find(|i| i["metadata"]["name"] == "apps").unwrap().clone();
-        let deployments = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap().clone();
+        let apps =
+            document["items"].as_array().unwrap().iter().find(|i| i["metadata"]["name"] == "apps").unwrap().clone();
+        let deployments = apps["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "deployments")
+            .unwrap()
+            .clone();
         assert_eq!(deployments["scope"], "Namespaced");
         assert_eq!(deployments["responseKind"]["kind"], "Deployment");
-        let scale = deployments["subresources"].as_array().unwrap().iter().find(|s| s["subresource"] == "scale").unwrap().clone();
+        let scale = deployments["subresources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["subresource"] == "scale")
+            .unwrap()
+            .clone();
         assert_eq!(scale["responseKind"], json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}));
         let core = aggregated(&Catalog::builtin(), ApiRoot::Core, false);
         assert_eq!(core["items"].as_array().unwrap().len(), 1);

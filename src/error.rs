@@ -23,6 +23,9 @@ pub enum Reason {
     Invalid,
     TooManyRequests,
     InternalError,
+    /// A plain error the server did not classify: 500 with no reason, as Go's apiserver
+    /// answers errors that are not already a Status.
+    Unknown,
     ServiceUnavailable,
     Timeout,
 }
@@ -42,7 +45,7 @@ impl Reason {
             Reason::UnsupportedMediaType => 415,
             Reason::Invalid => 422,
             Reason::TooManyRequests => 429,
-            Reason::InternalError => 500,
+            Reason::InternalError | Reason::Unknown => 500,
             Reason::ServiceUnavailable => 503,
             Reason::Timeout => 504,
         }
@@ -65,6 +68,7 @@ impl Reason {
             Reason::Invalid => "Invalid",
             Reason::TooManyRequests => "TooManyRequests",
             Reason::InternalError => "InternalError",
+            Reason::Unknown => "",
             Reason::ServiceUnavailable => "ServiceUnavailable",
             Reason::Timeout => "Timeout",
         }
@@ -159,12 +163,19 @@ fn render_value(value: &Value) -> String {
 pub struct ApiError {
     pub reason: Reason,
     pub message: String,
-    pub name: Option<String>,
-    pub group: Option<String>,
+    /// Kept behind a box so that `Result<T, ApiError>` stays small on the hot, successful path.
+    details: Box<Details>,
+}
+
+/// The `details` of a Status: what the error is about, field causes and a retry hint.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Details {
+    name: Option<String>,
+    group: Option<String>,
     /// The plural resource (NotFound, Conflict, ...) or the Kind (Invalid), as the real server does.
-    pub kind: Option<String>,
-    pub causes: Vec<Cause>,
-    pub retry_after_seconds: Option<u32>,
+    kind: Option<String>,
+    causes: Vec<Cause>,
+    retry_after_seconds: Option<u32>,
 }
 
 impl std::error::Error for ApiError {}
@@ -190,21 +201,13 @@ impl Resource<'_> {
 
 impl ApiError {
     pub fn new(reason: Reason, message: impl Into<String>) -> Self {
-        ApiError {
-            reason,
-            message: message.into(),
-            name: None,
-            group: None,
-            kind: None,
-            causes: Vec::new(),
-            retry_after_seconds: None,
-        }
+        ApiError { reason, message: message.into(), details: Box::default() }
     }
 
     fn about(mut self, resource: Resource<'_>, name: &str) -> Self {
-        self.name = Some(name.to_string()).filter(|n| !n.is_empty());
-        self.group = Some(resource.group.to_string()).filter(|g| !g.is_empty());
-        self.kind = Some(resource.plural.to_string());
+        self.details.name = Some(name.to_string()).filter(|n| !n.is_empty());
+        self.details.group = Some(resource.group.to_string()).filter(|g| !g.is_empty());
+        self.details.kind = Some(resource.plural.to_string());
         self
     }
 
@@ -234,8 +237,11 @@ impl ApiError {
 
     /// `Operation cannot be fulfilled on configmaps "x": <why>`.
     pub fn conflict(resource: Resource<'_>, name: &str, why: &str) -> Self {
-        Self::new(Reason::Conflict, format!("Operation cannot be fulfilled on {} {name:?}: {why}", resource.qualified()))
-            .about(resource, name)
+        Self::new(
+            Reason::Conflict,
+            format!("Operation cannot be fulfilled on {} {name:?}: {why}", resource.qualified()),
+        )
+        .about(resource, name)
     }
 
     /// The optimistic-concurrency conflict.
@@ -262,10 +268,10 @@ impl ApiError {
         };
         let qualified_kind = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
         let mut error = Self::new(Reason::Invalid, format!("{qualified_kind} {name:?} is invalid: {summary}"));
-        error.name = Some(name.to_string()).filter(|n| !n.is_empty());
-        error.group = Some(group.to_string()).filter(|g| !g.is_empty());
-        error.kind = Some(kind.to_string());
-        error.causes = errors
+        error.details.name = Some(name.to_string()).filter(|n| !n.is_empty());
+        error.details.group = Some(group.to_string()).filter(|g| !g.is_empty());
+        error.details.kind = Some(kind.to_string());
+        error.details.causes = errors
             .iter()
             .map(|e| Cause { reason: e.cause_reason().into(), message: e.body(), field: e.field.clone() })
             .collect();
@@ -277,14 +283,20 @@ impl ApiError {
     }
 
     pub fn not_acceptable(supported: &[&str]) -> Self {
-        Self::new(Reason::NotAcceptable, format!("only the following media types are accepted: {}", supported.join(", ")))
+        Self::new(
+            Reason::NotAcceptable,
+            format!("only the following media types are accepted: {}", supported.join(", ")),
+        )
     }
 
     pub fn unsupported_media_type(content_type: &str, supported: &[&str]) -> Self {
         let _ = content_type;
         Self::new(
             Reason::UnsupportedMediaType,
-            format!("the body of the request was in an unknown format - accepted media types include: {}", supported.join(", ")),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                supported.join(", ")
+            ),
         )
     }
 
@@ -294,13 +306,18 @@ impl ApiError {
     }
 
     pub fn with_cause(mut self, reason: &str, message: &str, field: &str) -> Self {
-        self.causes.push(Cause { reason: reason.into(), message: message.into(), field: field.into() });
+        self.details.causes.push(Cause { reason: reason.into(), message: message.into(), field: field.into() });
         self
     }
 
     pub fn with_retry(mut self, seconds: u32) -> Self {
-        self.retry_after_seconds = Some(seconds);
+        self.details.retry_after_seconds = Some(seconds);
         self
+    }
+
+    /// Seconds a client should wait before retrying, sent as `Retry-After`.
+    pub fn retry_after_seconds(&self) -> Option<u32> {
+        self.details.retry_after_seconds
     }
 
     pub fn code(&self) -> u16 {
@@ -310,17 +327,18 @@ impl ApiError {
     /// The `metav1.Status` body.
     pub fn status(&self) -> Value {
         let mut details = Map::new();
-        if let Some(name) = &self.name {
+        if let Some(name) = &self.details.name {
             details.insert("name".into(), json!(name));
         }
-        if let Some(group) = &self.group {
+        if let Some(group) = &self.details.group {
             details.insert("group".into(), json!(group));
         }
-        if let Some(kind) = &self.kind {
+        if let Some(kind) = &self.details.kind {
             details.insert("kind".into(), json!(kind));
         }
-        if !self.causes.is_empty() {
+        if !self.details.causes.is_empty() {
             let causes: Vec<Value> = self
+                .details
                 .causes
                 .iter()
                 .map(|c| {
@@ -335,7 +353,7 @@ impl ApiError {
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }
-        if let Some(seconds) = self.retry_after_seconds {
+        if let Some(seconds) = self.details.retry_after_seconds {
             details.insert("retryAfterSeconds".into(), json!(seconds));
         }
         let mut status = Map::new();
@@ -344,7 +362,9 @@ impl ApiError {
         status.insert("metadata".into(), json!({}));
         status.insert("status".into(), json!("Failure"));
         status.insert("message".into(), json!(self.message));
-        status.insert("reason".into(), json!(self.reason.as_str()));
+        if self.reason != Reason::Unknown {
+            status.insert("reason".into(), json!(self.reason.as_str()));
+        }
         if !details.is_empty() {
             status.insert("details".into(), Value::Object(details));
         }
@@ -415,6 +435,9 @@ mod tests {
         let status = error.status();
         assert_eq!(status["code"], 422);
         assert_eq!(status["details"]["kind"], "Pod");
-        assert_eq!(status["details"]["causes"][1], json!({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers"}));
+        assert_eq!(
+            status["details"]["causes"][1],
+            json!({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers"})
+        );
     }
 }

@@ -3,21 +3,22 @@
 //! The crate is organised along the path a request takes (see `DESIGN.md`): the embedded MVCC
 //! [`store`] sits at the bottom, and everything above it deals in JSON objects and revisions.
 
-pub mod store;
-pub mod openapi;
-pub mod error;
-pub mod request_info;
-pub mod pki;
-pub mod discovery;
+pub mod bootstrap;
 pub mod clock;
+pub mod discovery;
+pub mod error;
+pub mod http;
+pub mod instance;
 pub mod metrics;
+pub mod openapi;
+pub mod patch;
+pub mod pipeline;
+pub mod pki;
+pub mod protobuf;
 pub mod registry;
+pub mod request_info;
+pub mod selectors;
+pub mod server;
+pub mod store;
 pub mod table;
 pub mod timestamp;
-pub mod patch;
-pub mod selectors;
-pub mod http;
-pub mod pipeline;
-pub mod instance;
-pub mod bootstrap;
-pub mod server;

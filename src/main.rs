@@ -56,7 +56,8 @@ fn init_logging(verbosity: u8) {
         1 => "kubetwin=debug",
         _ => "kubetwin=trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KUBETWIN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KUBETWIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
@@ -75,8 +76,10 @@ async fn wait_for_signal() {
 }
 
 async fn serve(flags: ServeFlags) -> Result<(), String> {
-    let service_cluster_ip_range = Cidr::parse(&flags.service_cluster_ip_range).map_err(|e| format!("--service-cluster-ip-range: {e}"))?;
-    let service_node_port_range = PortAllocator::parse_range(&flags.service_node_port_range).map_err(|e| format!("--service-node-port-range: {e}"))?;
+    let service_cluster_ip_range =
+        Cidr::parse(&flags.service_cluster_ip_range).map_err(|e| format!("--service-cluster-ip-range: {e}"))?;
+    let service_node_port_range = PortAllocator::parse_range(&flags.service_node_port_range)
+        .map_err(|e| format!("--service-node-port-range: {e}"))?;
     let config = ServerConfig {
         bind_address: flags.bind_address,
         secure_port: flags.secure_port,

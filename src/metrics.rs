@@ -96,7 +96,11 @@ impl Metrics {
             for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
                 let _ = writeln!(out, "apiserver_request_duration_seconds_bucket{{{rendered},le=\"{bound}\"}} {count}");
             }
-            let _ = writeln!(out, "apiserver_request_duration_seconds_bucket{{{rendered},le=\"+Inf\"}} {}", histogram.count);
+            let _ = writeln!(
+                out,
+                "apiserver_request_duration_seconds_bucket{{{rendered},le=\"+Inf\"}} {}",
+                histogram.count
+            );
             let _ = writeln!(out, "apiserver_request_duration_seconds_sum{{{rendered}}} {}", histogram.sum);
             let _ = writeln!(out, "apiserver_request_duration_seconds_count{{{rendered}}} {}", histogram.count);
         }

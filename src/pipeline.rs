@@ -24,7 +24,13 @@ pub async fn handle(instance: &Arc<Instance>, request: ApiRequest) -> Response {
             None => respond::error(&ApiError::no_such_path()),
         }
     };
-    let labels = RequestLabels { verb: &info.verb, group: &info.group, version: &info.version, resource: &info.resource, subresource: &info.subresource };
+    let labels = RequestLabels {
+        verb: &info.verb,
+        group: &info.group,
+        version: &info.version,
+        resource: &info.resource,
+        subresource: &info.subresource,
+    };
     instance.metrics.observe(labels, response.status().as_u16(), started.elapsed());
     tracing::debug!(method = %request.method, path = %request.path, code = response.status().as_u16(), "request");
     response

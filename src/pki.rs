@@ -58,9 +58,15 @@ impl ServingNames {
                 ips.push(*ip);
             }
         }
-        let dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
-            .map(String::from)
-            .to_vec();
+        let dns = [
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ]
+        .map(String::from)
+        .to_vec();
         ServingNames { ips, dns }
     }
 }
@@ -85,7 +91,9 @@ pub const ADMIN_USER: &str = "kubetwin-admin";
 pub const MASTERS_GROUP: &str = "system:masters";
 
 fn validity(params: &mut CertificateParams, years: i32) {
-    let now_year = 1970 + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) / 31_556_952) as i32;
+    let now_year = 1970
+        + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+            / 31_556_952) as i32;
     params.not_before = rcgen::date_time_ymd(now_year - 1, 1, 1);
     params.not_after = rcgen::date_time_ymd(now_year + years, 1, 1);
 }
@@ -296,8 +304,23 @@ mod tests {
         let pki = Pki::generate(&names()).unwrap();
         let der = CertificateDer::from_pem_slice(pki.serving.cert_pem.as_bytes()).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
-        let san = cert.subject_alternative_name().unwrap().unwrap().value.general_names.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ");
-        for expected in ["7f:00:00:01", "0a:60:00:01", "00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:01", "DNSName(localhost)", "kubernetes.default.svc.cluster.local"] {
+        let san = cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for expected in [
+            "7f:00:00:01",
+            "0a:60:00:01",
+            "00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:01",
+            "DNSName(localhost)",
+            "kubernetes.default.svc.cluster.local",
+        ] {
             assert!(san.contains(expected), "{expected} missing from {san}");
         }
     }

@@ -33,18 +33,22 @@ pub struct VerbHints {
 impl RequestInfo {
     /// Parses `path` (without query) for an HTTP `method`.
     pub fn parse(method: &str, path: &str, hints: VerbHints) -> RequestInfo {
-        let mut info = RequestInfo {
-            path: path.to_string(),
-            verb: method.to_ascii_lowercase(),
-            ..RequestInfo::default()
-        };
+        let mut info =
+            RequestInfo { path: path.to_string(), verb: method.to_ascii_lowercase(), ..RequestInfo::default() };
         let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
         let (prefix, rest) = match segments.split_first() {
             Some((prefix @ (&"api" | &"apis"), rest)) => (*prefix, rest),
             _ => return info,
         };
         // /api/v1/...  or /apis/<group>/<version>/...
-        let (group, rest) = if prefix == "api" { ("", rest) } else { match rest.split_first() { Some((g, r)) => (*g, r), None => return info } };
+        let (group, rest) = if prefix == "api" {
+            ("", rest)
+        } else {
+            match rest.split_first() {
+                Some((g, r)) => (*g, r),
+                None => return info,
+            }
+        };
         let Some((version, mut rest)) = rest.split_first() else { return info };
         info.api_prefix = prefix.to_string();
         info.group = group.to_string();
@@ -121,20 +125,58 @@ mod tests {
             ("GET", "/api/v1/pods", "list", "", "v1", "", "pods", "", ""),
             ("POST", "/api/v1/namespaces/ns/configmaps", "create", "", "v1", "ns", "configmaps", "", ""),
             ("PUT", "/api/v1/namespaces/ns/pods/p/status", "update", "", "v1", "ns", "pods", "status", "p"),
-            ("PATCH", "/apis/apps/v1/namespaces/ns/deployments/d/scale", "patch", "apps", "v1", "ns", "deployments", "scale", "d"),
-            ("DELETE", "/apis/apps/v1/namespaces/ns/deployments", "deletecollection", "apps", "v1", "ns", "deployments", "", ""),
+            (
+                "PATCH",
+                "/apis/apps/v1/namespaces/ns/deployments/d/scale",
+                "patch",
+                "apps",
+                "v1",
+                "ns",
+                "deployments",
+                "scale",
+                "d",
+            ),
+            (
+                "DELETE",
+                "/apis/apps/v1/namespaces/ns/deployments",
+                "deletecollection",
+                "apps",
+                "v1",
+                "ns",
+                "deployments",
+                "",
+                "",
+            ),
             ("DELETE", "/api/v1/namespaces/ns", "delete", "", "v1", "ns", "namespaces", "", "ns"),
             ("GET", "/api/v1/namespaces", "list", "", "v1", "", "namespaces", "", ""),
             ("PUT", "/api/v1/namespaces/ns/finalize", "update", "", "v1", "ns", "namespaces", "finalize", "ns"),
             ("GET", "/api/v1/watch/namespaces/ns/pods", "watch", "", "v1", "ns", "pods", "", ""),
             ("GET", "/api/v1/watch/namespaces/ns/pods/p", "watch", "", "v1", "ns", "pods", "", "p"),
-            ("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", "get", "rbac.authorization.k8s.io", "v1", "", "clusterroles", "", "admin"),
+            (
+                "GET",
+                "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin",
+                "get",
+                "rbac.authorization.k8s.io",
+                "v1",
+                "",
+                "clusterroles",
+                "",
+                "admin",
+            ),
         ];
         for (method, path, verb, group, version, namespace, resource, subresource, name) in cases {
             let info = parse(method, path);
             assert!(info.is_resource_request, "{path}");
             assert_eq!(
-                (info.verb.as_str(), info.group.as_str(), info.version.as_str(), info.namespace.as_str(), info.resource.as_str(), info.subresource.as_str(), info.name.as_str()),
+                (
+                    info.verb.as_str(),
+                    info.group.as_str(),
+                    info.version.as_str(),
+                    info.namespace.as_str(),
+                    info.resource.as_str(),
+                    info.subresource.as_str(),
+                    info.name.as_str()
+                ),
                 (verb, group, version, namespace, resource, subresource, name),
                 "{method} {path}"
             );
@@ -160,6 +202,9 @@ mod tests {
     #[test]
     fn connect_subresources_keep_the_rest_of_the_path() {
         let info = parse("GET", "/api/v1/namespaces/ns/pods/p/proxy/metrics/x");
-        assert_eq!((info.subresource.as_str(), info.parts_after_subresource.clone()), ("proxy", vec!["metrics".to_string(), "x".to_string()]));
+        assert_eq!(
+            (info.subresource.as_str(), info.parts_after_subresource.clone()),
+            ("proxy", vec!["metrics".to_string(), "x".to_string()])
+        );
     }
 }

@@ -70,7 +70,10 @@ impl Server {
         let (temporary, cert_dir) = match &config.cert_dir {
             Some(dir) => (None, dir.clone()),
             None => {
-                let dir = tempfile::Builder::new().prefix("kubetwin-").tempdir().map_err(|e| StartError(format!("creating a certificate directory: {e}")))?;
+                let dir = tempfile::Builder::new()
+                    .prefix("kubetwin-")
+                    .tempdir()
+                    .map_err(|e| StartError(format!("creating a certificate directory: {e}")))?;
                 let path = dir.path().to_path_buf();
                 (Some(dir), path)
             }
@@ -78,8 +81,9 @@ impl Server {
         let first_service_ip = IpAddr::V4(config.instance.service_cluster_ip_range.first());
         let extra = [config.bind_address].into_iter().filter(|ip| !ip.is_unspecified()).collect::<Vec<_>>();
         let names = ServingNames::standard(first_service_ip, &extra);
-        let pki = if config.cert_dir.is_some() { Pki::load_or_generate(&cert_dir, &names) } else { Pki::generate(&names) }
-            .map_err(|e| StartError(e.to_string()))?;
+        let pki =
+            if config.cert_dir.is_some() { Pki::load_or_generate(&cert_dir, &names) } else { Pki::generate(&names) }
+                .map_err(|e| StartError(e.to_string()))?;
         let tls = pki.server_config().map_err(|e| StartError(e.to_string()))?;
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.bind_address, config.secure_port))
             .await
@@ -95,11 +99,21 @@ impl Server {
         let instance = Arc::new(Instance::new(config.instance.clone(), clock, ids));
         let advertise = if address.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { address.ip() };
         let _ = instance.address.set(format!("{advertise}:{}", address.port()));
-        crate::bootstrap::run(&instance, advertise, address.port()).map_err(|e| StartError(format!("creating the bootstrap objects: {e}")))?;
+        crate::bootstrap::run(&instance, advertise, address.port())
+            .map_err(|e| StartError(format!("creating the bootstrap objects: {e}")))?;
         let (shutdown, shutdown_signal) = watch::channel(false);
         let routes = crate::http::routes(instance.clone());
         let task = tokio::spawn(crate::http::tls::serve(listener, Arc::new(tls), routes, shutdown_signal));
-        Ok(Server { instance, pki: Arc::new(pki), address, shutdown, task: Some(task), cert_dir, _temporary_cert_dir: temporary, fixed_clock })
+        Ok(Server {
+            instance,
+            pki: Arc::new(pki),
+            address,
+            shutdown,
+            task: Some(task),
+            cert_dir,
+            _temporary_cert_dir: temporary,
+            fixed_clock,
+        })
     }
 
     /// `https://127.0.0.1:PORT`.
@@ -137,7 +151,13 @@ impl Server {
 
     /// An admin kubeconfig for this server.
     pub fn admin_kubeconfig(&self) -> String {
-        kubeconfig(&self.url(), &self.pki.ca_cert_pem, &self.pki.admin.cert_pem, &self.pki.admin.key_pem, "kubetwin-admin")
+        kubeconfig(
+            &self.url(),
+            &self.pki.ca_cert_pem,
+            &self.pki.admin.cert_pem,
+            &self.pki.admin.key_pem,
+            "kubetwin-admin",
+        )
     }
 
     /// Writes the admin kubeconfig to `path` (owner-readable only).

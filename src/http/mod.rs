@@ -79,7 +79,9 @@ where
     let mut body = bytes::BytesMut::new();
     let mut stream = std::pin::pin!(stream);
     while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|error| crate::error::ApiError::bad_request(format!("unable to read the request body: {error}")))?;
+        let mut chunk = chunk.map_err(|error| {
+            crate::error::ApiError::bad_request(format!("unable to read the request body: {error}"))
+        })?;
         if body.len() as u64 + chunk.remaining() as u64 > MAX_BODY_BYTES {
             return Err(crate::error::ApiError::new(
                 crate::error::Reason::RequestEntityTooLarge,

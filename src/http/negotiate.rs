@@ -12,9 +12,13 @@ pub enum Representation {
     /// `as=Table;g=meta.k8s.io;v=v1` (or v1beta1).
     Table,
     /// `as=PartialObjectMetadata` / `PartialObjectMetadataList`; `v1beta1` when asked for.
-    PartialObjectMetadata { list: bool },
+    PartialObjectMetadata {
+        list: bool,
+    },
     /// `as=APIGroupDiscoveryList;g=apidiscovery.k8s.io;v=v2` (or v2beta1).
-    AggregatedDiscovery { v2beta1: bool },
+    AggregatedDiscovery {
+        v2beta1: bool,
+    },
 }
 
 impl Representation {
@@ -132,18 +136,21 @@ pub fn choose_discovery(accept: Option<&str>) -> ApiResult<Representation> {
 pub enum BodyFormat {
     Json,
     Yaml,
+    Protobuf,
 }
 
 /// Reads the Content-Type of a create or update body.
 pub fn body_format(content_type: Option<&str>) -> ApiResult<BodyFormat> {
-    let essence = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let essence =
+        content_type.and_then(|c| c.split(';').next()).map(|c| c.trim().to_ascii_lowercase()).unwrap_or_default();
     match essence.as_str() {
         "" | "application/json" | "*/*" => Ok(BodyFormat::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(BodyFormat::Yaml),
-        other => Err(ApiError::unsupported_media_type(other, &["application/json", "application/yaml"])),
+        crate::protobuf::MEDIA_TYPE => Ok(BodyFormat::Protobuf),
+        other => Err(ApiError::unsupported_media_type(
+            other,
+            &["application/json", "application/yaml", crate::protobuf::MEDIA_TYPE],
+        )),
     }
 }
 
@@ -159,7 +166,10 @@ mod tests {
 
     #[test]
     fn protobuf_with_json_fallback_gets_json_but_protobuf_only_is_refused() {
-        assert_eq!(choose(Some("application/vnd.kubernetes.protobuf, application/json"), false).unwrap(), Representation::Json);
+        assert_eq!(
+            choose(Some("application/vnd.kubernetes.protobuf, application/json"), false).unwrap(),
+            Representation::Json
+        );
         let refused = choose(Some("application/vnd.kubernetes.protobuf"), false).unwrap_err();
         assert_eq!(refused.code(), 406);
     }
@@ -188,6 +198,7 @@ mod tests {
     fn body_formats() {
         assert_eq!(body_format(Some("application/json; charset=utf-8")).unwrap(), BodyFormat::Json);
         assert_eq!(body_format(Some("application/yaml")).unwrap(), BodyFormat::Yaml);
-        assert_eq!(body_format(Some("application/vnd.kubernetes.protobuf")).unwrap_err().code(), 415);
+        assert_eq!(body_format(Some("application/vnd.kubernetes.protobuf")).unwrap(), BodyFormat::Protobuf);
+        assert_eq!(body_format(Some("application/cbor")).unwrap_err().code(), 415);
     }
 }

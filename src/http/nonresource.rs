@@ -79,8 +79,12 @@ fn discovery_root(instance: &Instance, path: &str, request: &ApiRequest) -> Resp
         Err(error) => return respond::error(&error),
     };
     let body = match (representation, path) {
-        (Representation::AggregatedDiscovery { v2beta1 }, "/api") => discovery::aggregated(&catalog, ApiRoot::Core, v2beta1),
-        (Representation::AggregatedDiscovery { v2beta1 }, _) => discovery::aggregated(&catalog, ApiRoot::Groups, v2beta1),
+        (Representation::AggregatedDiscovery { v2beta1 }, "/api") => {
+            discovery::aggregated(&catalog, ApiRoot::Core, v2beta1)
+        }
+        (Representation::AggregatedDiscovery { v2beta1 }, _) => {
+            discovery::aggregated(&catalog, ApiRoot::Groups, v2beta1)
+        }
         (_, "/api") => discovery::api_versions(instance.address.get().map(String::as_str).unwrap_or("127.0.0.1:6443")),
         _ => discovery::api_group_list(&catalog),
     };
@@ -111,7 +115,9 @@ fn discovery_document(instance: &Instance, info: &RequestInfo, request: &ApiRequ
 fn accepts_json(request: &ApiRequest) -> bool {
     match request.header("accept").filter(|a| !a.trim().is_empty()) {
         None => true,
-        Some(accept) => parse_media_ranges(accept).iter().any(|r| matches!(r.essence.as_str(), "application/json" | "*/*" | "application/*")),
+        Some(accept) => parse_media_ranges(accept)
+            .iter()
+            .any(|r| matches!(r.essence.as_str(), "application/json" | "*/*" | "application/*")),
     }
 }
 

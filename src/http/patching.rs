@@ -14,8 +14,12 @@ use crate::registry::strategy::meta_str;
 use serde_json::Value;
 
 /// The media types PATCH accepts, in kube-apiserver's order.
-pub const PATCH_TYPES: [&str; 4] =
-    ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"];
+pub const PATCH_TYPES: [&str; 4] = [
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+];
 
 fn patch_type(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<PatchType> {
     let content_type = request.header("content-type").unwrap_or_default();
@@ -30,7 +34,8 @@ fn patch_type(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<PatchType> {
             Reason::UnsupportedMediaType,
             format!(
                 "the body of the request was in an unknown format - accepted media types include: {}",
-                ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"].join(", ")
+                ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
+                    .join(", ")
             ),
         )),
         other => Ok(other),
@@ -39,7 +44,12 @@ fn patch_type(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<PatchType> {
 
 /// Applies the request's patch to `original` (a resource, or a view such as Scale whose
 /// definition is `definition`).
-pub fn apply_to(scope: &Scope<'_>, original: &Value, request: &ApiRequest, definition: Option<&str>) -> ApiResult<Value> {
+pub fn apply_to(
+    scope: &Scope<'_>,
+    original: &Value,
+    request: &ApiRequest,
+    definition: Option<&str>,
+) -> ApiResult<Value> {
     let patch_type = patch_type(scope, request)?;
     let definition = definition.unwrap_or(&scope.resource.definition);
     let schemas = schema();

@@ -66,7 +66,9 @@ impl Query {
             None => Ok(false),
             Some("" | "true" | "1" | "True") => Ok(true),
             Some("false" | "0" | "False") => Ok(false),
-            Some(other) => Err(ApiError::bad_request(format!("invalid value for {key}: {other:?}: strconv.ParseBool: parsing {other:?}: invalid syntax"))),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "invalid value for {key}: {other:?}: strconv.ParseBool: parsing {other:?}: invalid syntax"
+            ))),
         }
     }
 
@@ -74,10 +76,11 @@ impl Query {
     pub fn integer(&self, key: &str) -> ApiResult<Option<i64>> {
         match self.get(key).filter(|v| !v.is_empty()) {
             None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {text:?}: strconv.ParseInt: parsing {text:?}: invalid syntax"))),
+            Some(text) => text.parse().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid value for {key}: {text:?}: strconv.ParseInt: parsing {text:?}: invalid syntax"
+                ))
+            }),
         }
     }
 
@@ -89,7 +92,9 @@ impl Query {
                 "All" => dry_run = true,
                 "" => {}
                 other => {
-                    return Err(ApiError::bad_request(format!("Invalid dry run value: {other:?}. Valid values are: All")));
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid dry run value: {other:?}. Valid values are: All"
+                    )));
                 }
             }
         }

@@ -111,10 +111,20 @@ pub fn encode_object(scope: &Scope<'_>, status: u16, stored: &Stored, request: &
     Ok(match representation {
         Representation::Table => {
             let object = scope.view(stored);
-            let table = build_table(&scope.resource.group, &scope.resource.plural, &[&object], include_object(request)?, json!({"resourceVersion": stored.revision.to_string()}), true, &table_context(scope));
+            let table = build_table(
+                &scope.resource.group,
+                &scope.resource.plural,
+                &[&object],
+                include_object(request)?,
+                json!({"resourceVersion": stored.revision.to_string()}),
+                true,
+                &table_context(scope),
+            );
             respond::value(status, representation, &table)
         }
-        Representation::PartialObjectMetadata { .. } => respond::value(status, representation, &partial_metadata(&scope.view(stored))),
+        Representation::PartialObjectMetadata { .. } => {
+            respond::value(status, representation, &partial_metadata(&scope.view(stored)))
+        }
         _ => respond::json_bytes(status, representation, scope.view_json(stored)),
     })
 }
@@ -170,12 +180,24 @@ fn list(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
         Representation::Table => {
             let objects: Vec<Value> = result.items.iter().map(|s| scope.view(s)).collect();
             let references: Vec<&Value> = objects.iter().collect();
-            let table = build_table(&scope.resource.group, &scope.resource.plural, &references, include_object(request)?, Value::Object(metadata), true, &table_context(scope));
+            let table = build_table(
+                &scope.resource.group,
+                &scope.resource.plural,
+                &references,
+                include_object(request)?,
+                Value::Object(metadata),
+                true,
+                &table_context(scope),
+            );
             respond::value(200, representation, &table)
         }
         Representation::PartialObjectMetadata { .. } => {
             let items: Vec<Value> = result.items.iter().map(|s| partial_metadata(&scope.view(s))).collect();
-            respond::value(200, representation, &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items}))
+            respond::value(
+                200,
+                representation,
+                &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items}),
+            )
         }
         _ => respond::json_bytes(200, representation, encode_list(scope, &metadata, &result.items)),
     })
@@ -207,12 +229,14 @@ pub fn encode_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: &[St
     out
 }
 
-/// Parses a create or update body (JSON or YAML) into an object.
-pub fn read_body(request: &ApiRequest) -> ApiResult<Value> {
+/// Parses a create or update body (JSON, YAML or protobuf) into an object of the OpenAPI
+/// `definition`.
+pub fn read_body(request: &ApiRequest, definition: &str) -> ApiResult<Value> {
     let format = negotiate::body_format(request.header("content-type"))?;
     let parsed: Result<Value, String> = match format {
         BodyFormat::Json => serde_json::from_slice(&request.body).map_err(|e| e.to_string()),
         BodyFormat::Yaml => serde_saphyr::from_slice(&request.body).map_err(|e| e.to_string()),
+        BodyFormat::Protobuf => return crate::protobuf::decode_object(&request.body, definition),
     };
     let value = parsed.map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: {e}")))?;
     if !value.is_object() {
@@ -229,18 +253,19 @@ pub fn write_options(request: &ApiRequest) -> ApiResult<WriteOptions> {
     Ok(WriteOptions {
         dry_run: request.query.dry_run()?,
         field_manager,
-        field_validation: FieldValidation::parse(request.query.get("fieldValidation")).map_err(ApiError::bad_request)?,
+        field_validation: FieldValidation::parse(request.query.get("fieldValidation"))
+            .map_err(ApiError::bad_request)?,
     })
 }
 
 fn create(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
-    let object = read_body(request)?;
+    let object = read_body(request, &scope.resource.definition)?;
     let result = scope.create(object, &write_options(request)?)?;
     Ok(respond::with_warnings(encode_object(scope, 201, &result.object, request)?, &result.warnings))
 }
 
 fn update(scope: &Scope<'_>, name: &str, subresource: &str, request: &ApiRequest) -> ApiResult<Response> {
-    let object = read_body(request)?;
+    let object = read_body(request, &scope.resource.definition)?;
     let result = scope.update(name, object, subresource, &write_options(request)?)?;
     let status = if result.created { 201 } else { 200 };
     Ok(respond::with_warnings(encode_object(scope, status, &result.object, request)?, &result.warnings))
@@ -255,15 +280,21 @@ fn patch(scope: &Scope<'_>, name: &str, subresource: &str, request: &ApiRequest)
 fn delete_options(request: &ApiRequest) -> ApiResult<DeleteOptions> {
     let body: Value = if request.body.iter().all(u8::is_ascii_whitespace) {
         json!({})
+    } else if negotiate::body_format(request.header("content-type"))? == BodyFormat::Protobuf {
+        crate::protobuf::decode_delete_options(&request.body)?
     } else {
-        serde_json::from_slice(&request.body).map_err(|e| ApiError::bad_request(format!("the body of the request was not valid DeleteOptions: {e}")))?
+        serde_json::from_slice(&request.body)
+            .map_err(|e| ApiError::bad_request(format!("the body of the request was not valid DeleteOptions: {e}")))?
     };
     let mut options = DeleteOptions {
         dry_run: body["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All")) || request.query.dry_run()?,
         propagation_policy: body["propagationPolicy"].as_str().map(String::from),
         grace_period_seconds: body["gracePeriodSeconds"].as_i64(),
         precondition_uid: body.pointer("/preconditions/uid").and_then(Value::as_str).map(String::from),
-        precondition_resource_version: body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(String::from),
+        precondition_resource_version: body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from),
     };
     if body["orphanDependents"] == json!(true) || request.query.get("orphanDependents") == Some("true") {
         options.propagation_policy.get_or_insert_with(|| "Orphan".into());
@@ -281,7 +312,11 @@ fn delete_options(request: &ApiRequest) -> ApiResult<DeleteOptions> {
 fn returns_deleted_object(resource: &ResourceInfo) -> bool {
     matches!(
         (resource.group.as_str(), resource.plural.as_str()),
-        ("", "pods") | ("", "services") | ("", "serviceaccounts") | ("", "namespaces") | ("storage.k8s.io", "storageclasses")
+        ("", "pods")
+            | ("", "services")
+            | ("", "serviceaccounts")
+            | ("", "namespaces")
+            | ("storage.k8s.io", "storageclasses")
     ) || resource.custom
 }
 
@@ -292,7 +327,11 @@ fn delete(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiResult<Resp
         Deleted::Gone(stored) => {
             let object = scope.view(&stored);
             let uid = crate::registry::strategy::meta_str(&object, "uid");
-            Ok(respond::value(200, Representation::Json, &success_status(&scope.resource.group, &scope.resource.plural, name, uid)))
+            Ok(respond::value(
+                200,
+                Representation::Json,
+                &success_status(&scope.resource.group, &scope.resource.plural, name, uid),
+            ))
         }
     }
 }

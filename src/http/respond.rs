@@ -10,7 +10,7 @@ use warp::reply::Response;
 
 /// A response body with its status and content type.
 pub fn bytes(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response {
-    let mut response = Response::new(warp::hyper::body::Bytes::from(body.into()).into());
+    let mut response = Response::new(body.into().into());
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(value) = HeaderValue::from_str(content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
@@ -42,8 +42,9 @@ pub fn json_bytes(status: u16, representation: Representation, body: Vec<u8>) ->
 
 /// The Status response for an error.
 pub fn error(error: &ApiError) -> Response {
-    let mut response = bytes(error.code(), "application/json", serde_json::to_vec(&error.status()).expect("Status serializes"));
-    if let Some(seconds) = error.retry_after_seconds {
+    let mut response =
+        bytes(error.code(), "application/json", serde_json::to_vec(&error.status()).expect("Status serializes"));
+    if let Some(seconds) = error.retry_after_seconds() {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
@@ -64,7 +65,9 @@ pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
 /// ends when the sender is dropped.
 pub fn stream(status: u16, content_type: &str, receiver: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
     let mut receiver = receiver;
-    let chunks = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx).map(|chunk| chunk.map(Ok::<Bytes, std::convert::Infallible>)));
+    let chunks = futures_util::stream::poll_fn(move |cx| {
+        receiver.poll_recv(cx).map(|chunk| chunk.map(Ok::<Bytes, std::convert::Infallible>))
+    });
     let mut response = warp::reply::Reply::into_response(warp::reply::stream(chunks));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     if let Ok(value) = HeaderValue::from_str(content_type) {

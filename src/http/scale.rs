@@ -22,7 +22,8 @@ pub fn selector_string(selector: &Value) -> String {
     }
     for expression in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
         let key = expression["key"].as_str().unwrap_or_default();
-        let values: Vec<&str> = expression["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let values: Vec<&str> =
+            expression["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         terms.push(match expression["operator"].as_str().unwrap_or_default() {
             "In" => format!("{key} in ({})", values.join(",")),
             "NotIn" => format!("{key} notin ({})", values.join(",")),
@@ -37,11 +38,13 @@ pub fn selector_string(selector: &Value) -> String {
 
 fn scale_of(parent: &Value, revision: i64) -> Value {
     let metadata = parent.get("metadata").cloned().unwrap_or_default();
-    let selector = parent.pointer("/spec/selector").map(|s| if s.is_object() && s.get("matchLabels").is_none() && s.get("matchExpressions").is_none() {
-        // replicationcontrollers select with a plain map.
-        selector_string(&json!({"matchLabels": s}))
-    } else {
-        selector_string(s)
+    let selector = parent.pointer("/spec/selector").map(|s| {
+        if s.is_object() && s.get("matchLabels").is_none() && s.get("matchExpressions").is_none() {
+            // replicationcontrollers select with a plain map.
+            selector_string(&json!({"matchLabels": s}))
+        } else {
+            selector_string(s)
+        }
     });
     let mut status = json!({"replicas": parent.pointer("/status/replicas").cloned().unwrap_or(json!(0))});
     if let Some(selector) = selector {
@@ -68,7 +71,7 @@ pub fn serve(scope: &Scope<'_>, name: &str, verb: &str, request: &ApiRequest) ->
     match verb {
         "get" => Ok(respond_scale(&scope.get(name)?)),
         "update" => {
-            let scale = read_body(request)?;
+            let scale = read_body(request, "io.k8s.api.autoscaling.v1.Scale")?;
             let replicas = replicas_of(scope, name, &scale)?;
             let precondition = match meta_str(&scale, "resourceVersion") {
                 "" => None,
@@ -100,11 +103,16 @@ pub fn serve(scope: &Scope<'_>, name: &str, verb: &str, request: &ApiRequest) ->
 fn replicas_of(scope: &Scope<'_>, name: &str, scale: &Value) -> ApiResult<i64> {
     let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
     if replicas < 0 {
-        return Err(ApiError::invalid("autoscaling", "Scale", name, vec![crate::error::FieldError::invalid(
-            "spec.replicas",
-            json!(replicas),
-            "must be greater than or equal to 0",
-        )]));
+        return Err(ApiError::invalid(
+            "autoscaling",
+            "Scale",
+            name,
+            vec![crate::error::FieldError::invalid(
+                "spec.replicas",
+                json!(replicas),
+                "must be greater than or equal to 0",
+            )],
+        ));
     }
     let _ = scope;
     Ok(replicas)

@@ -20,7 +20,12 @@ pub type Routes = warp::filters::BoxedFilter<(warp::reply::Response,)>;
 
 /// Serves `routes` on `listener` until `shutdown` turns true, then lets in-flight requests end
 /// (watches are ended by their own shutdown signal).
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, routes: Routes, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    routes: Routes,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
@@ -47,7 +52,11 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, routes
                 }
             };
             let peer = PeerIdentity(
-                tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(|cert| certificate_subject(cert)),
+                tls.get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .and_then(|cert| certificate_subject(cert)),
             );
             let service = warp::service(routes);
             let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {

@@ -38,13 +38,14 @@ struct Filter {
 
 impl Filter {
     fn matches(&self, object: &Value) -> bool {
-        if let Some(name) = &self.name {
-            if object.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
-                return false;
-            }
+        if let Some(name) = &self.name
+            && object.pointer("/metadata/name").and_then(Value::as_str) != Some(name)
+        {
+            return false;
         }
         let labels = object.pointer("/metadata/labels").unwrap_or(&Value::Null);
-        self.label.as_ref().is_none_or(|s| s.matches(labels)) && self.field.as_ref().is_none_or(|s| s.matches(&self.group, &self.plural, object))
+        self.label.as_ref().is_none_or(|s| s.matches(labels))
+            && self.field.as_ref().is_none_or(|s| s.matches(&self.group, &self.plural, object))
     }
 }
 
@@ -63,11 +64,21 @@ impl Encoder {
     fn event(&mut self, kind: &str, object: &Value) -> Bytes {
         let object = match self.representation {
             Representation::Table => {
-                let table = build_table(&self.group, &self.plural, &[object], self.include, json!({"resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or_default()}), !self.sent_columns, &TableContext { now_unix: self.clock.unix_seconds() });
+                let table = build_table(
+                    &self.group,
+                    &self.plural,
+                    &[object],
+                    self.include,
+                    json!({"resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or_default()}),
+                    !self.sent_columns,
+                    &TableContext { now_unix: self.clock.unix_seconds() },
+                );
                 self.sent_columns = true;
                 table
             }
-            Representation::PartialObjectMetadata { .. } => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object["metadata"]}),
+            Representation::PartialObjectMetadata { .. } => {
+                json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object["metadata"]})
+            }
             _ => object.clone(),
         };
         let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).expect("events serialize");
@@ -113,13 +124,14 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
         selector.validate_for(&scope.resource.group, &scope.resource.plural).map_err(ApiError::bad_request)?;
     }
     let mut name = (!name.is_empty()).then(|| name.to_string());
-    if name.is_none() {
-        if let Some(single) = field.as_ref().and_then(FieldSelector::single_name) {
-            name = Some(single);
-            field = field.filter(|f| !f.is_only_name());
-        }
+    if name.is_none()
+        && let Some(single) = field.as_ref().and_then(FieldSelector::single_name)
+    {
+        name = Some(single);
+        field = field.filter(|f| !f.is_only_name());
     }
-    let filter = Filter { label, field, name, group: scope.resource.group.clone(), plural: scope.resource.plural.clone() };
+    let filter =
+        Filter { label, field, name, group: scope.resource.group.clone(), plural: scope.resource.plural.clone() };
     let requested = request.query.get("resourceVersion").unwrap_or_default().to_string();
     let send_initial = match request.query.get("sendInitialEvents") {
         Some(_) => request.query.flag("sendInitialEvents")?,
@@ -142,7 +154,11 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
     };
     let (sender, receiver) = mpsc::channel::<Bytes>(CHANNEL_CAPACITY);
     let prefix = scope.resource.key_prefix(scope.namespace);
-    let requested_revision: i64 = if requested.is_empty() { 0 } else { requested.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {requested:?}")))? };
+    let requested_revision: i64 = if requested.is_empty() {
+        0
+    } else {
+        requested.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {requested:?}")))?
+    };
 
     // The initial state (synthetic ADDED events), read at one revision.
     let mut initial = Vec::new();
@@ -178,7 +194,11 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
             return Ok(watch_response(encoder.representation, receiver));
         }
         Err(crate::store::StoreError::FutureRevision { .. }) => {
-            return Err(ApiError::new(crate::error::Reason::Timeout, format!("Too large resource version: {requested_revision}, current: {}", store.current_revision())).with_retry(1));
+            return Err(ApiError::new(
+                crate::error::Reason::Timeout,
+                format!("Too large resource version: {requested_revision}, current: {}", store.current_revision()),
+            )
+            .with_retry(1));
         }
         Err(other) => return Err(crate::registry::storage::store_error(other)),
     };
@@ -200,7 +220,10 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
             let Some(response) = response else { return };
             if let Some(reason) = &response.canceled {
                 tracing::debug!(?reason, "store watch ended; the client will re-list");
-                let error = ApiError::expired(format!("too old resource version: {start_revision} ({})", store.compacted_revision()));
+                let error = ApiError::expired(format!(
+                    "too old resource version: {start_revision} ({})",
+                    store.compacted_revision()
+                ));
                 let _ = sender.send(error_event(&error)).await;
                 return;
             }
@@ -239,11 +262,16 @@ fn translate(encoder: &mut Encoder, filter: &Filter, event: &crate::store::Event
         EventKind::Put => {
             let object = encoder.view(&event.kv.value, event.kv.mod_revision);
             let now = filter.matches(&object);
-            let before = event.prev_kv.as_ref().map(|prev| filter.matches(&encoder.view(&prev.value, prev.mod_revision)));
+            let before =
+                event.prev_kv.as_ref().map(|prev| filter.matches(&encoder.view(&prev.value, prev.mod_revision)));
             match (before, now) {
                 (None, true) => Some(encoder.stored_event("ADDED", &event.kv.value, event.kv.mod_revision, &object)),
-                (Some(true), true) => Some(encoder.stored_event("MODIFIED", &event.kv.value, event.kv.mod_revision, &object)),
-                (Some(false), true) => Some(encoder.stored_event("ADDED", &event.kv.value, event.kv.mod_revision, &object)),
+                (Some(true), true) => {
+                    Some(encoder.stored_event("MODIFIED", &event.kv.value, event.kv.mod_revision, &object))
+                }
+                (Some(false), true) => {
+                    Some(encoder.stored_event("ADDED", &event.kv.value, event.kv.mod_revision, &object))
+                }
                 (Some(true), false) => {
                     let mut gone = object;
                     encoding::set_resource_version(&mut gone, event.kv.mod_revision);
@@ -255,7 +283,9 @@ fn translate(encoder: &mut Encoder, filter: &Filter, event: &crate::store::Event
         EventKind::Delete => {
             let prev = event.prev_kv.as_ref()?;
             let object = encoder.view(&prev.value, event.kv.mod_revision);
-            filter.matches(&object).then(|| encoder.stored_event("DELETED", &prev.value, event.kv.mod_revision, &object))
+            filter
+                .matches(&object)
+                .then(|| encoder.stored_event("DELETED", &prev.value, event.kv.mod_revision, &object))
         }
     }
 }

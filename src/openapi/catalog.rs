@@ -222,9 +222,7 @@ impl Catalog {
     }
 
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<ResourceInfo>> {
-        self.by_path
-            .get(&(group.to_string(), version.to_string(), plural.to_string()))
-            .map(|&i| &self.resources[i])
+        self.by_path.get(&(group.to_string(), version.to_string(), plural.to_string())).map(|&i| &self.resources[i])
     }
 
     pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<&Arc<ResourceInfo>> {
@@ -234,11 +232,13 @@ impl Catalog {
     /// Served group-versions, in discovery order: core first, then groups in the order
     /// kube-apiserver lists them (by priority, then name; we use name).
     pub fn group_versions(&self) -> Vec<GroupVersion> {
-        let mut versions: Vec<GroupVersion> =
-            self.resources.iter().map(|r| r.group_version()).collect();
+        let mut versions: Vec<GroupVersion> = self.resources.iter().map(|r| r.group_version()).collect();
         versions.sort_by(|a, b| {
-            (!a.group.is_empty(), &a.group, version_priority(&b.version))
-                .cmp(&(!b.group.is_empty(), &b.group, version_priority(&a.version)))
+            (!a.group.is_empty(), &a.group, version_priority(&b.version)).cmp(&(
+                !b.group.is_empty(),
+                &b.group,
+                version_priority(&a.version),
+            ))
         });
         versions.dedup();
         versions
@@ -283,7 +283,10 @@ mod tests {
         let namespaces = catalog.get("", "v1", "namespaces").unwrap();
         assert!(!namespaces.namespaced);
         assert!(namespaces.subresource("finalize").is_some());
-        assert_eq!(catalog.get("", "v1", "services").unwrap().key(Some("default"), "kubernetes"), "/registry/services/specs/default/kubernetes");
+        assert_eq!(
+            catalog.get("", "v1", "services").unwrap().key(Some("default"), "kubernetes"),
+            "/registry/services/specs/default/kubernetes"
+        );
     }
 
     #[test]
@@ -291,7 +294,8 @@ mod tests {
         let versions = Catalog::builtin().group_versions();
         assert_eq!(versions[0].api_version(), "v1");
         assert!(versions.iter().all(|gv| !gv.version.contains("beta") && !gv.version.contains("alpha")));
-        let autoscaling: Vec<_> = versions.iter().filter(|gv| gv.group == "autoscaling").map(|gv| gv.version.as_str()).collect();
+        let autoscaling: Vec<_> =
+            versions.iter().filter(|gv| gv.group == "autoscaling").map(|gv| gv.version.as_str()).collect();
         assert_eq!(autoscaling, ["v2", "v1"], "preferred version first");
     }
 

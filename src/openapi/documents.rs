@@ -39,7 +39,9 @@ impl Documents {
         let paths: Map<String, Value> = self
             .v3
             .iter()
-            .map(|(path, document)| (path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", document.hash)})))
+            .map(|(path, document)| {
+                (path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", document.hash)}))
+            })
             .collect();
         json!({"paths": paths})
     }
@@ -50,7 +52,9 @@ pub fn builtin() -> &'static Documents {
     static DOCUMENTS: OnceLock<Documents> = OnceLock::new();
     DOCUMENTS.get_or_init(|| {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(super::FULL_SPEC_GZ).read_to_string(&mut text).expect("embedded spec decompresses");
+        flate2::read::GzDecoder::new(super::FULL_SPEC_GZ)
+            .read_to_string(&mut text)
+            .expect("embedded spec decompresses");
         let spec: Value = serde_json::from_str(&text).expect("embedded spec is JSON");
         build(&spec, text.into_bytes())
     })
@@ -58,10 +62,17 @@ pub fn builtin() -> &'static Documents {
 
 fn served_prefixes(spec: &Value) -> BTreeSet<String> {
     let catalog = crate::openapi::builtin_resources();
-    let mut prefixes: BTreeSet<String> = catalog
-        .iter()
-        .map(|r| if r.group.is_empty() { format!("api/{}", r.version) } else { format!("apis/{}/{}", r.group, r.version) })
-        .collect();
+    let mut prefixes: BTreeSet<String> =
+        catalog
+            .iter()
+            .map(|r| {
+                if r.group.is_empty() {
+                    format!("api/{}", r.version)
+                } else {
+                    format!("apis/{}/{}", r.group, r.version)
+                }
+            })
+            .collect();
     let _ = spec;
     prefixes.insert("api".into());
     prefixes.insert("apis".into());
@@ -208,7 +219,9 @@ fn convert_operation(method: &str, operation: &Value, shared: &Map<String, Value
     let mut body_schema = None;
     for parameter in operation["parameters"].as_array().into_iter().flatten() {
         let resolved = match parameter.get("$ref").and_then(Value::as_str) {
-            Some(reference) => shared.get(reference.rsplit('/').next().unwrap_or_default()).cloned().unwrap_or(Value::Null),
+            Some(reference) => {
+                shared.get(reference.rsplit('/').next().unwrap_or_default()).cloned().unwrap_or(Value::Null)
+            }
             None => parameter.clone(),
         };
         if resolved["in"] == "body" {
@@ -221,7 +234,12 @@ fn convert_operation(method: &str, operation: &Value, shared: &Map<String, Value
         match key.as_str() {
             "parameters" | "consumes" | "produces" | "schemes" => {}
             "responses" => {
-                let produces: Vec<String> = operation["produces"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(String::from)).collect();
+                let produces: Vec<String> = operation["produces"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str().map(String::from))
+                    .collect();
                 let responses: Map<String, Value> = value
                     .as_object()
                     .into_iter()
@@ -229,7 +247,10 @@ fn convert_operation(method: &str, operation: &Value, shared: &Map<String, Value
                     .map(|(code, response)| {
                         let mut converted = json!({"description": response["description"]});
                         if let Some(schema) = response.get("schema") {
-                            let content: Map<String, Value> = produces.iter().map(|p| (p.clone(), json!({"schema": convert_schema(schema)}))).collect();
+                            let content: Map<String, Value> = produces
+                                .iter()
+                                .map(|p| (p.clone(), json!({"schema": convert_schema(schema)})))
+                                .collect();
                             converted["content"] = Value::Object(content);
                         }
                         (code.clone(), converted)
@@ -247,7 +268,9 @@ fn convert_operation(method: &str, operation: &Value, shared: &Map<String, Value
     }
     if let Some(schema) = body_schema {
         let consumes: Vec<String> = match operation["consumes"].as_array() {
-            Some(types) if method != "patch" => types.iter().filter_map(|t| t.as_str().map(String::from)).filter(|t| t != "*/*").collect(),
+            Some(types) if method != "patch" => {
+                types.iter().filter_map(|t| t.as_str().map(String::from)).filter(|t| t != "*/*").collect()
+            }
             Some(types) => types.iter().filter_map(|t| t.as_str().map(String::from)).collect(),
             None => Vec::new(),
         };
@@ -262,7 +285,8 @@ fn convert_path_item(item: &Value, shared: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for (key, value) in item.as_object().into_iter().flatten() {
         if key == "parameters" {
-            let parameters: Vec<Value> = value.as_array().into_iter().flatten().map(|p| convert_parameter(p, shared)).collect();
+            let parameters: Vec<Value> =
+                value.as_array().into_iter().flatten().map(|p| convert_parameter(p, shared)).collect();
             out.insert("parameters".into(), Value::Array(parameters));
         } else {
             out.insert(key.clone(), convert_operation(key, value, shared));
@@ -287,10 +311,15 @@ mod tests {
         assert!(patch["x-kubernetes-group-version-kind"].is_object());
         let deployment = &doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];
         assert!(deployment["x-kubernetes-group-version-kind"].is_array());
-        assert_eq!(deployment["properties"]["metadata"]["allOf"][0]["$ref"], "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
+        assert_eq!(
+            deployment["properties"]["metadata"]["allOf"][0]["$ref"],
+            "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+        );
         assert!(doc["components"]["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"].is_object());
         let index = documents.v3_index();
-        assert!(index["paths"]["api/v1"]["serverRelativeURL"].as_str().unwrap().starts_with("/openapi/v3/api/v1?hash="));
+        assert!(
+            index["paths"]["api/v1"]["serverRelativeURL"].as_str().unwrap().starts_with("/openapi/v3/api/v1?hash=")
+        );
         assert!(!documents.v3.contains_key("apis/resource.k8s.io/v1beta1"));
     }
 }

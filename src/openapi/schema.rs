@@ -16,8 +16,13 @@ pub type SchemaId = usize;
 /// The shape of one schema node.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SchemaKind {
-    Object { properties: Vec<(String, SchemaId)>, additional: Option<SchemaId> },
-    Array { items: SchemaId },
+    Object {
+        properties: Vec<(String, SchemaId)>,
+        additional: Option<SchemaId>,
+    },
+    Array {
+        items: SchemaId,
+    },
     String,
     Integer,
     Number,
@@ -98,8 +103,7 @@ pub struct Schemas {
 pub fn schema() -> &'static Schemas {
     static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
-        let definitions: Value =
-            serde_json::from_str(super::SCHEMAS_JSON).expect("schemas built by build.rs");
+        let definitions: Value = serde_json::from_str(super::SCHEMAS_JSON).expect("schemas built by build.rs");
         Schemas::from_definitions(&definitions)
     })
 }
@@ -167,10 +171,10 @@ impl Schemas {
     }
 
     fn build_child(&mut self, value: &Value) -> SchemaId {
-        if let Some(target) = self.ref_target(value) {
-            if value.as_object().is_some_and(|m| m.keys().all(|k| k == "$ref" || k == "description")) {
-                return target;
-            }
+        if let Some(target) = self.ref_target(value)
+            && value.as_object().is_some_and(|m| m.keys().all(|k| k == "$ref" || k == "description"))
+        {
+            return target;
         }
         let node = self.build_node(value);
         self.push(node)
@@ -249,11 +253,9 @@ impl Schemas {
     /// `additionalProperties` schema for maps.
     pub fn field(&self, id: SchemaId, name: &str) -> Option<SchemaId> {
         match &self.resolve(id).kind {
-            SchemaKind::Object { properties, additional } => properties
-                .iter()
-                .find(|(property, _)| property == name)
-                .map(|(_, id)| *id)
-                .or(*additional),
+            SchemaKind::Object { properties, additional } => {
+                properties.iter().find(|(property, _)| property == name).map(|(_, id)| *id).or(*additional)
+            }
             _ => None,
         }
     }

@@ -302,8 +302,9 @@ mod tests {
             error.message
         );
         let api: ApiError = error.into();
-        assert_eq!(api.causes.len(), 1);
-        assert_eq!(api.causes[0].field, "patch");
+        let causes = &api.status()["details"]["causes"];
+        assert_eq!(causes.as_array().map(Vec::len), Some(1));
+        assert_eq!(causes[0]["field"], "patch");
     }
 
     #[test]

@@ -14,9 +14,14 @@ pub struct Cidr {
 
 impl Cidr {
     pub fn parse(text: &str) -> Result<Cidr, String> {
-        let (ip, prefix) = text.split_once('/').ok_or_else(|| format!("invalid CIDR {text:?}: missing prefix length"))?;
+        let (ip, prefix) =
+            text.split_once('/').ok_or_else(|| format!("invalid CIDR {text:?}: missing prefix length"))?;
         let ip: Ipv4Addr = ip.parse().map_err(|_| format!("invalid CIDR {text:?}: only IPv4 ranges are supported"))?;
-        let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 30).ok_or_else(|| format!("invalid CIDR {text:?}: prefix length must be 0-30"))?;
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= 30)
+            .ok_or_else(|| format!("invalid CIDR {text:?}: prefix length must be 0-30"))?;
         let mask = u32::MAX.checked_shl(32 - prefix as u32).unwrap_or(0);
         Ok(Cidr { base: Ipv4Addr::from(u32::from(ip) & mask), prefix })
     }
@@ -48,7 +53,9 @@ impl AllocationError {
     pub fn detail(&self) -> String {
         match self {
             AllocationError::AlreadyAllocated => "provided IP is already allocated".into(),
-            AllocationError::OutOfRange(range) => format!("provided IP is not in the valid range. The range of valid IPs is {range}"),
+            AllocationError::OutOfRange(range) => {
+                format!("provided IP is not in the valid range. The range of valid IPs is {range}")
+            }
             AllocationError::Exhausted => "range is full".into(),
         }
     }
@@ -126,7 +133,9 @@ impl PortAllocator {
 
     pub fn allocate(&mut self, port: Option<u16>) -> Result<u16, AllocationError> {
         let port = match port {
-            Some(port) if port < self.low || port > self.high => return Err(AllocationError::OutOfRange(self.range_text())),
+            Some(port) if port < self.low || port > self.high => {
+                return Err(AllocationError::OutOfRange(self.range_text()));
+            }
             Some(port) if self.allocated.contains(&port) => return Err(AllocationError::AlreadyAllocated),
             Some(port) => port,
             None => (self.low..=self.high).find(|p| !self.allocated.contains(p)).ok_or(AllocationError::Exhausted)?,

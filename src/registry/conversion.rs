@@ -71,21 +71,21 @@ pub fn to_storage(resource: &ResourceInfo, object: Value) -> Value {
 fn hpa_v1_to_v2(object: &Value) -> Value {
     let mut hpa = object.clone();
     hpa["apiVersion"] = json!("autoscaling/v2");
-    if let Some(spec) = hpa.get_mut("spec").and_then(Value::as_object_mut) {
-        if let Some(target) = spec.remove("targetCPUUtilizationPercentage") {
-            spec.insert(
+    if let Some(spec) = hpa.get_mut("spec").and_then(Value::as_object_mut)
+        && let Some(target) = spec.remove("targetCPUUtilizationPercentage")
+    {
+        spec.insert(
                 "metrics".into(),
                 json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target}}}]),
             );
-        }
     }
-    if let Some(status) = hpa.get_mut("status").and_then(Value::as_object_mut) {
-        if let Some(current) = status.remove("currentCPUUtilizationPercentage") {
-            status.insert(
-                "currentMetrics".into(),
-                json!([{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": current}}}]),
-            );
-        }
+    if let Some(status) = hpa.get_mut("status").and_then(Value::as_object_mut)
+        && let Some(current) = status.remove("currentCPUUtilizationPercentage")
+    {
+        status.insert(
+            "currentMetrics".into(),
+            json!([{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": current}}}]),
+        );
     }
     hpa
 }

@@ -41,7 +41,11 @@ pub fn apply(group: &str, plural: &str, object: &mut Value) {
             if object.pointer("/spec/updateStrategy/type") == Some(&json!("RollingUpdate")) {
                 set_default(object, &["spec", "updateStrategy", "rollingUpdate", "partition"], json!(0));
             }
-            set_default(object, &["spec", "persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+            set_default(
+                object,
+                &["spec", "persistentVolumeClaimRetentionPolicy"],
+                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+            );
             pod_template(object, &["spec", "template"]);
         }
         ("apps", "daemonsets") => {
@@ -213,10 +217,14 @@ mod tests {
 
     #[test]
     fn deployments_default_their_strategy_and_template() {
-        let mut deployment = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}});
+        let mut deployment =
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}});
         apply("apps", "deployments", &mut deployment);
         assert_eq!(deployment["spec"]["replicas"], 1);
-        assert_eq!(deployment["spec"]["strategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}));
+        assert_eq!(
+            deployment["spec"]["strategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+        );
         assert_eq!(deployment["spec"]["template"]["spec"]["restartPolicy"], "Always");
     }
 

@@ -37,9 +37,19 @@ fn encode_continue(revision: i64, start: &str) -> String {
 
 fn decode_continue(token: &str) -> ApiResult<(i64, String)> {
     let invalid = || {
-        ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![FieldError::invalid("continue", json!(token), "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")])
+        ApiError::invalid(
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            vec![FieldError::invalid(
+                "continue",
+                json!(token),
+                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+            )],
+        )
     };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| invalid())?;
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| invalid())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     let revision = value["rv"].as_i64().filter(|rv| *rv > 0).ok_or_else(invalid)?;
     let start = value["start"].as_str().ok_or_else(invalid)?.to_string();
@@ -50,7 +60,10 @@ fn decode_continue(token: &str) -> ApiResult<(i64, String)> {
 }
 
 fn parse_revision(text: &str) -> ApiResult<i64> {
-    text.parse::<i64>().ok().filter(|rv| *rv >= 0).ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {text:?}")))
+    text.parse::<i64>()
+        .ok()
+        .filter(|rv| *rv >= 0)
+        .ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {text:?}")))
 }
 
 impl Scope<'_> {
@@ -60,7 +73,15 @@ impl Scope<'_> {
         let mode = options.resource_version_match.as_deref().unwrap_or_default();
         if requested.is_empty() {
             if !mode.is_empty() {
-                return Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided")]));
+                return Err(ApiError::invalid(
+                    "meta.k8s.io",
+                    "ListOptions",
+                    "",
+                    vec![FieldError::forbidden(
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                    )],
+                ));
             }
             return Ok(0);
         }
@@ -69,21 +90,41 @@ impl Scope<'_> {
         match mode {
             "Exact" => {
                 if revision == 0 {
-                    return Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")]));
+                    return Err(ApiError::invalid(
+                        "meta.k8s.io",
+                        "ListOptions",
+                        "",
+                        vec![FieldError::forbidden(
+                            "resourceVersionMatch",
+                            "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                        )],
+                    ));
                 }
                 Ok(revision)
             }
             "" | "NotOlderThan" => {
                 if revision > current {
-                    return Err(ApiError::new(crate::error::Reason::Timeout, format!("Too large resource version: {revision}, current: {current}")).with_retry(1));
+                    return Err(ApiError::new(
+                        crate::error::Reason::Timeout,
+                        format!("Too large resource version: {revision}, current: {current}"),
+                    )
+                    .with_retry(1));
                 }
                 Ok(0)
             }
-            other => Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![FieldError {
-                field: "resourceVersionMatch".into(),
-                kind: crate::error::FieldErrorKind::NotSupported(json!(other), vec!["Exact".into(), "NotOlderThan".into(), "".into()]),
-                detail: String::new(),
-            }])),
+            other => Err(ApiError::invalid(
+                "meta.k8s.io",
+                "ListOptions",
+                "",
+                vec![FieldError {
+                    field: "resourceVersionMatch".into(),
+                    kind: crate::error::FieldErrorKind::NotSupported(
+                        json!(other),
+                        vec!["Exact".into(), "NotOlderThan".into(), "".into()],
+                    ),
+                    detail: String::new(),
+                }],
+            )),
         }
     }
 
@@ -94,7 +135,10 @@ impl Scope<'_> {
         let object = self.view(stored);
         let labels = object.pointer("/metadata/labels").unwrap_or(&Value::Null);
         options.label_selector.as_ref().is_none_or(|s| s.matches(labels))
-            && options.field_selector.as_ref().is_none_or(|s| s.matches(&self.resource.group, &self.resource.plural, &object))
+            && options
+                .field_selector
+                .as_ref()
+                .is_none_or(|s| s.matches(&self.resource.group, &self.resource.plural, &object))
     }
 
     /// LIST of the collection (all namespaces when the scope has none).
@@ -114,13 +158,19 @@ impl Scope<'_> {
         let mut items = Vec::new();
         loop {
             let want = if options.limit == 0 { 0 } else { options.limit - items.len() };
-            let page = storage::read_page(&self.instance.store, &prefix, start.as_deref(), revision, want).map_err(|e| match e {
-                crate::store::StoreError::Compacted { .. } if options.continue_token.is_some() => ApiError::expired(CONTINUE_TOO_OLD),
-                other => storage::store_error(other),
-            })?;
+            let page = storage::read_page(&self.instance.store, &prefix, start.as_deref(), revision, want).map_err(
+                |e| match e {
+                    crate::store::StoreError::Compacted { .. } if options.continue_token.is_some() => {
+                        ApiError::expired(CONTINUE_TOO_OLD)
+                    }
+                    other => storage::store_error(other),
+                },
+            )?;
             revision = page.revision;
             let last_key = page.items.last().map(|(key, _)| key.clone());
-            items.extend(page.items.into_iter().map(|(_, stored)| stored).filter(|stored| self.matches(stored, options)));
+            items.extend(
+                page.items.into_iter().map(|(_, stored)| stored).filter(|stored| self.matches(stored, options)),
+            );
             let exhausted = page.remaining == 0;
             match last_key {
                 Some(last) if !exhausted && options.limit > 0 => {

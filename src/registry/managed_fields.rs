@@ -16,8 +16,17 @@ pub struct FieldSet {
 }
 
 /// Metadata fields never tracked in managedFields.
-const UNTRACKED_METADATA: [&str; 9] =
-    ["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "deletionTimestamp", "selfLink"];
+const UNTRACKED_METADATA: [&str; 9] = [
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "deletionTimestamp",
+    "selfLink",
+];
 
 impl FieldSet {
     /// The fields `object` sets, walked along `root`'s schema (no schema: treated as free
@@ -33,7 +42,9 @@ impl FieldSet {
                 let mut child = FieldSet::default();
                 if key == "metadata" {
                     if let Value::Object(meta) = value {
-                        for (field, field_value) in meta.iter().filter(|(f, _)| !UNTRACKED_METADATA.contains(&f.as_str())) {
+                        for (field, field_value) in
+                            meta.iter().filter(|(f, _)| !UNTRACKED_METADATA.contains(&f.as_str()))
+                        {
                             let field_schema = child_schema.and_then(|s| schemas.field(s, field));
                             child.children.insert(format!("f:{field}"), walk(schemas, field_schema, field_value, true));
                         }
@@ -95,7 +106,8 @@ fn walk(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry
             } else {
                 node.patch_merge_key.iter().cloned().collect()
             };
-            let is_set = node.list_type == ListType::Set || (node.patch_strategy.merge && map_keys.is_empty() && node.list_type != ListType::Atomic);
+            let is_set = node.list_type == ListType::Set
+                || (node.patch_strategy.merge && map_keys.is_empty() && node.list_type != ListType::Atomic);
             if node.list_type != ListType::Atomic && !map_keys.is_empty() {
                 for item in items {
                     let mut key = Map::new();
@@ -122,7 +134,14 @@ fn walk(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry
 }
 
 /// One managedFields entry.
-pub fn entry(manager: &str, operation: &str, api_version: &str, time: &str, subresource: &str, fields: &FieldSet) -> Value {
+pub fn entry(
+    manager: &str,
+    operation: &str,
+    api_version: &str,
+    time: &str,
+    subresource: &str,
+    fields: &FieldSet,
+) -> Value {
     let mut entry = Map::new();
     entry.insert("manager".into(), json!(manager));
     entry.insert("operation".into(), json!(operation));
@@ -145,7 +164,15 @@ pub fn manager_from_user_agent(user_agent: &str) -> String {
 
 /// Records an Update by `manager` in `object`'s managedFields: the manager's entry for this
 /// operation and subresource is replaced with the fields the object now sets.
-pub fn record_update(schemas: &Schemas, root: Option<SchemaId>, object: &mut Value, manager: &str, api_version: &str, time: &str, subresource: &str) {
+pub fn record_update(
+    schemas: &Schemas,
+    root: Option<SchemaId>,
+    object: &mut Value,
+    manager: &str,
+    api_version: &str,
+    time: &str,
+    subresource: &str,
+) {
     let fields = FieldSet::of_object(schemas, root, object);
     let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return };
     let mut entries: Vec<Value> = match metadata.remove("managedFields") {
@@ -153,7 +180,9 @@ pub fn record_update(schemas: &Schemas, root: Option<SchemaId>, object: &mut Val
         _ => Vec::new(),
     };
     entries.retain(|e| {
-        !(e["manager"] == manager && e["operation"] == "Update" && e.get("subresource").and_then(Value::as_str).unwrap_or_default() == subresource)
+        !(e["manager"] == manager
+            && e["operation"] == "Update"
+            && e.get("subresource").and_then(Value::as_str).unwrap_or_default() == subresource)
     });
     if !fields.is_empty() {
         entries.push(entry(manager, "Update", api_version, time, subresource, &fields));
@@ -201,7 +230,10 @@ mod tests {
         let entries = object["metadata"]["managedFields"].as_array().unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0]["time"], "t2");
-        assert_eq!(entries[0]["fieldsV1"], json!({"f:data": {".": {}, "f:k": {}}, "f:metadata": {"f:finalizers": {"v:\"a/b\"": {}}}}));
+        assert_eq!(
+            entries[0]["fieldsV1"],
+            json!({"f:data": {".": {}, "f:k": {}}, "f:metadata": {"f:finalizers": {"v:\"a/b\"": {}}}})
+        );
     }
 
     #[test]

@@ -5,14 +5,14 @@ pub mod allocators;
 pub mod conversion;
 pub mod defaults;
 pub mod encoding;
+pub mod list;
 pub mod managed_fields;
 pub mod names;
-pub mod strategy;
-pub mod unknown_fields;
-pub mod list;
 pub mod rest;
 pub mod services;
 pub mod storage;
+pub mod strategy;
+pub mod unknown_fields;
 
 use crate::instance::Instance;
 use crate::openapi::ResourceInfo;

@@ -116,7 +116,11 @@ mod tests {
 
     #[test]
     fn rbac_names_are_path_segments() {
-        assert!(NameRule::for_resource("rbac.authorization.k8s.io", "clusterroles").check("system:controller:foo").is_empty());
+        assert!(
+            NameRule::for_resource("rbac.authorization.k8s.io", "clusterroles")
+                .check("system:controller:foo")
+                .is_empty()
+        );
         assert_eq!(path_segment("a/b"), vec!["may not contain '/'".to_string()]);
     }
 

@@ -45,7 +45,8 @@ impl Scope<'_> {
     }
 
     pub fn get(&self, name: &str) -> ApiResult<Stored> {
-        storage::read(&self.instance.store, &self.key(name))?.ok_or_else(|| ApiError::not_found(self.error_resource(), name))
+        storage::read(&self.instance.store, &self.key(name))?
+            .ok_or_else(|| ApiError::not_found(self.error_resource(), name))
     }
 
     /// Checks `apiVersion`/`kind` against the endpoint and fills them in when absent.
@@ -64,7 +65,10 @@ impl Scope<'_> {
         }
         match map.get("kind").and_then(Value::as_str) {
             Some(kind) if kind != self.resource.kind => {
-                return Err(ApiError::bad_request(format!("the kind in the data ({kind}) does not match the expected kind ({})", self.resource.kind)));
+                return Err(ApiError::bad_request(format!(
+                    "the kind in the data ({kind}) does not match the expected kind ({})",
+                    self.resource.kind
+                )));
             }
             _ => {}
         }
@@ -99,16 +103,22 @@ impl Scope<'_> {
         let Some(namespace) = self.namespace.filter(|_| self.resource.namespaced) else { return Ok(()) };
         let namespaces = crate::error::Resource { group: "", plural: "namespaces" };
         let key = format!("/registry/namespaces/{namespace}");
-        let stored = storage::read(&self.instance.store, &key)?.ok_or_else(|| ApiError::not_found(namespaces, namespace))?;
+        let stored =
+            storage::read(&self.instance.store, &key)?.ok_or_else(|| ApiError::not_found(namespaces, namespace))?;
         let object = stored.to_value();
-        let terminating = !meta_str(&object, "deletionTimestamp").is_empty() || object.pointer("/status/phase") == Some(&json!("Terminating"));
+        let terminating = !meta_str(&object, "deletionTimestamp").is_empty()
+            || object.pointer("/status/phase") == Some(&json!("Terminating"));
         if terminating {
             return Err(ApiError::forbidden(
                 self.error_resource(),
                 name,
                 &format!("unable to create new content in namespace {namespace} because it is being terminated"),
             )
-            .with_cause("NamespaceTerminating", &format!("namespace {namespace} is being terminated"), "metadata.namespace"));
+            .with_cause(
+                "NamespaceTerminating",
+                &format!("namespace {namespace} is being terminated"),
+                "metadata.namespace",
+            ));
         }
         Ok(())
     }
@@ -130,11 +140,16 @@ impl Scope<'_> {
         self.check_type(&mut object)?;
         let warnings = self.unknown_field_warnings(&object, options.field_validation)?;
         if !meta_str(&object, "resourceVersion").is_empty() {
-            return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+            return Err(ApiError::new(
+                crate::error::Reason::Unknown,
+                "resourceVersion should not be set on objects to be created",
+            ));
         }
         let body_namespace = meta_str(&object, "namespace").to_string();
         if self.resource.namespaced && !body_namespace.is_empty() && Some(body_namespace.as_str()) != self.namespace {
-            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
         }
         let generate_name = meta_str(&object, "generateName").to_string();
         let explicit_name = meta_str(&object, "name").to_string();
@@ -179,25 +194,36 @@ impl Scope<'_> {
     }
 
     /// PUT on the resource or its `status` subresource.
-    pub fn update(&self, name: &str, mut object: Value, subresource: &str, options: &WriteOptions) -> ApiResult<WriteResult> {
+    pub fn update(
+        &self,
+        name: &str,
+        mut object: Value,
+        subresource: &str,
+        options: &WriteOptions,
+    ) -> ApiResult<WriteResult> {
         self.check_type(&mut object)?;
         let warnings = self.unknown_field_warnings(&object, options.field_validation)?;
         let body_name = meta_str(&object, "name");
         if !body_name.is_empty() && body_name != name {
-            return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({name})")));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
         }
         if body_name.is_empty() {
             strategy::metadata_mut(&mut object).insert("name".into(), json!(name));
         }
         let body_namespace = meta_str(&object, "namespace").to_string();
         if self.resource.namespaced && !body_namespace.is_empty() && Some(body_namespace.as_str()) != self.namespace {
-            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
         }
         let precondition: Option<i64> = match meta_str(&object, "resourceVersion") {
             "" => None,
             rv => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?),
         };
-        let mut result = self.guaranteed_update(name, subresource, options, precondition, |_current| Ok(object.clone()))?;
+        let mut result =
+            self.guaranteed_update(name, subresource, options, precondition, |_current| Ok(object.clone()))?;
         result.warnings.splice(0..0, warnings);
         Ok(result)
     }
@@ -230,10 +256,15 @@ impl Scope<'_> {
             self.record_manager(&mut object, options, subresource);
             strategy::validate(&self.resource, &object, Some(&old))?;
             services::keep_allocations(self, &mut object, &old)?;
-            let finalized = !meta_str(&object, "deletionTimestamp").is_empty() && strategy::metadata(&object).is_none_or(|m| m.get("finalizers").is_none());
+            let finalized = !meta_str(&object, "deletionTimestamp").is_empty()
+                && strategy::metadata(&object).is_none_or(|m| m.get("finalizers").is_none());
             let bytes = self.storage_bytes(&object);
             if options.dry_run {
-                return Ok(WriteResult { object: Stored { bytes, revision: current.revision }, warnings: Vec::new(), created: false });
+                return Ok(WriteResult {
+                    object: Stored { bytes, revision: current.revision },
+                    warnings: Vec::new(),
+                    created: false,
+                });
             }
             let written = if finalized {
                 storage::remove(&self.instance.store, &self.key(name), current.revision)?
@@ -245,9 +276,15 @@ impl Scope<'_> {
                     if finalized {
                         services::release(self, &object);
                     }
-                    return Ok(WriteResult { object: Stored { bytes, revision }, warnings: Vec::new(), created: false });
+                    return Ok(WriteResult {
+                        object: Stored { bytes, revision },
+                        warnings: Vec::new(),
+                        created: false,
+                    });
                 }
-                Written::Conflict(_) if precondition.is_some() => return Err(ApiError::modified(self.error_resource(), name)),
+                Written::Conflict(_) if precondition.is_some() => {
+                    return Err(ApiError::modified(self.error_resource(), name));
+                }
                 Written::Conflict(_) => continue,
             }
         }
@@ -286,19 +323,28 @@ impl Scope<'_> {
                 Some("Orphan") => Some("orphan"),
                 Some("Foreground") => Some("foregroundDeletion"),
                 Some(other) => {
-                    return Err(ApiError::invalid("meta.k8s.io", "DeleteOptions", "", vec![FieldError {
-                        field: "propagationPolicy".into(),
-                        kind: crate::error::FieldErrorKind::NotSupported(json!(other), vec!["Foreground".into(), "Background".into(), "Orphan".into()]),
-                        detail: String::new(),
-                    }]));
+                    return Err(ApiError::invalid(
+                        "meta.k8s.io",
+                        "DeleteOptions",
+                        "",
+                        vec![FieldError {
+                            field: "propagationPolicy".into(),
+                            kind: crate::error::FieldErrorKind::NotSupported(
+                                json!(other),
+                                vec!["Foreground".into(), "Background".into(), "Orphan".into()],
+                            ),
+                            detail: String::new(),
+                        }],
+                    ));
                 }
             };
             let metadata = strategy::metadata_mut(&mut object);
-            let mut finalizers: Vec<Value> = metadata.get("finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
-            if let Some(finalizer) = finalizer {
-                if !finalizers.iter().any(|f| f == finalizer) {
-                    finalizers.push(json!(finalizer));
-                }
+            let mut finalizers: Vec<Value> =
+                metadata.get("finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+            if let Some(finalizer) = finalizer
+                && !finalizers.iter().any(|f| f == finalizer)
+            {
+                finalizers.push(json!(finalizer));
             }
             if finalizers.is_empty() {
                 if options.dry_run {
@@ -345,14 +391,16 @@ impl Scope<'_> {
                 ));
             }
         }
-        if let Some(rv) = options.precondition_resource_version.as_deref().filter(|r| !r.is_empty()) {
-            if rv != revision.to_string() {
-                return Err(ApiError::conflict(
-                    self.error_resource(),
-                    name,
-                    &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {revision}"),
-                ));
-            }
+        if let Some(rv) = options.precondition_resource_version.as_deref().filter(|r| !r.is_empty())
+            && rv != revision.to_string()
+        {
+            return Err(ApiError::conflict(
+                self.error_resource(),
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {revision}"
+                ),
+            ));
         }
         Ok(())
     }

@@ -59,14 +59,28 @@ pub fn allocate(scope: &Scope<'_>, object: &mut Value, old: Option<&Value>) -> A
     }
 }
 
-fn allocate_into(scope: &Scope<'_>, object: &mut Value, old: Option<&Value>, kind: &str, allocation: &mut Allocation) -> ApiResult<()> {
+fn allocate_into(
+    scope: &Scope<'_>,
+    object: &mut Value,
+    old: Option<&Value>,
+    kind: &str,
+    allocation: &mut Allocation,
+) -> ApiResult<()> {
     let requested = object.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
     if kind != "ExternalName" && requested != "None" && old.is_none() {
         let wanted = if requested.is_empty() {
             None
         } else {
             Some(requested.parse::<Ipv4Addr>().map_err(|_| {
-                invalid(scope, object, FieldError::invalid("spec.clusterIPs[0]", json!(requested), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+                invalid(
+                    scope,
+                    object,
+                    FieldError::invalid(
+                        "spec.clusterIPs[0]",
+                        json!(requested),
+                        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                    ),
+                )
             })?)
         };
         let ip = scope.instance.services().cluster_ips.allocate(wanted).map_err(|e| {
@@ -77,7 +91,8 @@ fn allocate_into(scope: &Scope<'_>, object: &mut Value, old: Option<&Value>, kin
             invalid(scope, object, FieldError::invalid("spec.clusterIPs", json!([requested]), detail))
         })?;
         allocation.ips.push(ip);
-        let spec = object.get_mut("spec").and_then(Value::as_object_mut).expect("services have a spec after defaulting");
+        let spec =
+            object.get_mut("spec").and_then(Value::as_object_mut).expect("services have a spec after defaulting");
         spec.insert("clusterIP".into(), json!(ip.to_string()));
         spec.insert("clusterIPs".into(), json!([ip.to_string()]));
         spec.entry("ipFamilies").or_insert(json!(["IPv4"]));
@@ -100,7 +115,8 @@ fn allocate_into(scope: &Scope<'_>, object: &mut Value, old: Option<&Value>, kin
         for index in 0..count {
             let port = object.pointer(&format!("/spec/ports/{index}/port")).and_then(Value::as_i64).unwrap_or_default();
             let node_port = object.pointer(&format!("/spec/ports/{index}/nodePort")).and_then(Value::as_i64);
-            let kept = old_ports.iter().find(|(p, n)| *p == port && node_port.is_none_or(|want| want == *n)).map(|(_, n)| *n);
+            let kept =
+                old_ports.iter().find(|(p, n)| *p == port && node_port.is_none_or(|want| want == *n)).map(|(_, n)| *n);
             let assigned = match kept {
                 Some(existing) => existing,
                 None => {
@@ -108,10 +124,20 @@ fn allocate_into(scope: &Scope<'_>, object: &mut Value, old: Option<&Value>, kin
                     let assigned = scope.instance.services().node_ports.allocate(wanted).map_err(|e| {
                         let detail = match &e {
                             AllocationError::AlreadyAllocated => "provided port is already allocated".to_string(),
-                            AllocationError::OutOfRange(range) => format!("provided port is not in the valid range. The range of valid ports is {range}"),
+                            AllocationError::OutOfRange(range) => {
+                                format!("provided port is not in the valid range. The range of valid ports is {range}")
+                            }
                             AllocationError::Exhausted => "range is full".to_string(),
                         };
-                        invalid(scope, object, FieldError::invalid(format!("spec.ports[{index}].nodePort"), json!(node_port.unwrap_or_default()), detail))
+                        invalid(
+                            scope,
+                            object,
+                            FieldError::invalid(
+                                format!("spec.ports[{index}].nodePort"),
+                                json!(node_port.unwrap_or_default()),
+                                detail,
+                            ),
+                        )
                     })?;
                     allocation.ports.push(assigned);
                     assigned as i64
@@ -135,7 +161,11 @@ pub fn keep_allocations(scope: &Scope<'_>, object: &mut Value, old: &Value) -> A
     let new_ip = object.pointer("/spec/clusterIP").cloned();
     match (&old_ip, &new_ip) {
         (Some(old_ip), Some(new_ip)) if old_ip != new_ip && new_ip != &json!("") => {
-            return Err(invalid(scope, object, FieldError::invalid("spec.clusterIPs[0]", new_ip.clone(), "may not change once set")));
+            return Err(invalid(
+                scope,
+                object,
+                FieldError::invalid("spec.clusterIPs[0]", new_ip.clone(), "may not change once set"),
+            ));
         }
         (Some(_), _) => {
             if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {

@@ -35,9 +35,9 @@ pub enum Written {
 /// Maps store failures that reach the API (compaction, future revisions, bad input).
 pub fn store_error(error: StoreError) -> ApiError {
     match error {
-        StoreError::Compacted { requested, compacted } => {
-            ApiError::expired(format!("The resourceVersion for the provided list is too old. (requested {requested}, compacted {compacted})"))
-        }
+        StoreError::Compacted { requested, compacted } => ApiError::expired(format!(
+            "The resourceVersion for the provided list is too old. (requested {requested}, compacted {compacted})"
+        )),
         StoreError::FutureRevision { requested, current } => ApiError::new(
             crate::error::Reason::Timeout,
             format!("Too large resource version: {requested}, current: {current}"),
@@ -63,7 +63,13 @@ pub struct Page {
 
 /// Reads up to `limit` (0 = all) keys under `prefix` from `start` (inclusive) at `revision`
 /// (0 = now).
-pub fn read_page(store: &MemoryStore, prefix: &str, start: Option<&[u8]>, revision: i64, limit: usize) -> Result<Page, StoreError> {
+pub fn read_page(
+    store: &MemoryStore,
+    prefix: &str,
+    start: Option<&[u8]>,
+    revision: i64,
+    limit: usize,
+) -> Result<Page, StoreError> {
     let end = KeyRange::prefix(prefix.as_bytes().to_vec()).end;
     let range = match start {
         Some(start) => KeyRange { start: Bytes::copy_from_slice(start), end },
@@ -75,7 +81,8 @@ pub fn read_page(store: &MemoryStore, prefix: &str, start: Option<&[u8]>, revisi
     let response = store.range(request)?;
     let revision = if revision > 0 { revision } else { response.revision };
     let returned = response.kvs.len();
-    let items = response.kvs.into_iter().map(|kv| (kv.key, Stored { bytes: kv.value, revision: kv.mod_revision })).collect();
+    let items =
+        response.kvs.into_iter().map(|kv| (kv.key, Stored { bytes: kv.value, revision: kv.mod_revision })).collect();
     Ok(Page { items, revision, remaining: response.count.saturating_sub(returned) })
 }
 
@@ -109,5 +116,10 @@ pub fn replace(store: &MemoryStore, key: &str, value: Bytes, expected: i64) -> A
 /// Deletes `key` if it was last written at `expected`.
 pub fn remove(store: &MemoryStore, key: &str, expected: i64) -> ApiResult<Written> {
     let key_bytes = Bytes::copy_from_slice(key.as_bytes());
-    write(store, key, Compare::mod_revision_equals(key_bytes.clone(), expected), TxnOp::delete(KeyRange::key(key_bytes)))
+    write(
+        store,
+        key,
+        Compare::mod_revision_equals(key_bytes.clone(), expected),
+        TxnOp::delete(KeyRange::key(key_bytes)),
+    )
 }

@@ -11,7 +11,8 @@ use crate::registry::{defaults, names::NameRule};
 use serde_json::{Map, Value, json};
 
 /// Fields of ObjectMeta the server owns: a create or update cannot set them.
-const SERVER_OWNED_ON_UPDATE: [&str; 5] = ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"];
+const SERVER_OWNED_ON_UPDATE: [&str; 5] =
+    ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"];
 
 pub fn metadata(object: &Value) -> Option<&Map<String, Value>> {
     object.get("metadata").and_then(Value::as_object)
@@ -38,7 +39,11 @@ pub fn has_status_subresource(resource: &ResourceInfo) -> bool {
 pub fn tracks_generation(resource: &ResourceInfo) -> bool {
     let untracked = matches!(
         (resource.group.as_str(), resource.plural.as_str()),
-        ("", "namespaces") | ("", "nodes") | ("", "services") | ("", "persistentvolumes") | ("", "persistentvolumeclaims")
+        ("", "namespaces")
+            | ("", "nodes")
+            | ("", "services")
+            | ("", "persistentvolumes")
+            | ("", "persistentvolumeclaims")
     );
     !untracked && has_status_subresource(resource)
 }
@@ -78,11 +83,7 @@ pub fn validate(resource: &ResourceInfo, object: &Value, old: Option<&Value>) ->
         errors.extend(finalizer_errors(object, old));
     }
     errors.extend(kind_errors(resource, object));
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(&resource.group, &resource.kind, name, errors))
-    }
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::invalid(&resource.group, &resource.kind, name, errors)) }
 }
 
 fn kind_errors(resource: &ResourceInfo, object: &Value) -> Vec<FieldError> {
@@ -112,11 +113,15 @@ fn kind_errors(resource: &ResourceInfo, object: &Value) -> Vec<FieldError> {
             }
             containers_at("/spec/template/spec/containers", "spec.template.spec.containers", &mut errors);
         }
-        ("batch", "jobs") => containers_at("/spec/template/spec/containers", "spec.template.spec.containers", &mut errors),
+        ("batch", "jobs") => {
+            containers_at("/spec/template/spec/containers", "spec.template.spec.containers", &mut errors)
+        }
         ("", "configmaps") | ("", "secrets") => {
             for section in ["data", "binaryData"] {
                 for key in object.get(section).and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k) {
-                    let valid = !key.is_empty() && key.len() <= 253 && key.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+                    let valid = !key.is_empty()
+                        && key.len() <= 253
+                        && key.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
                     if !valid {
                         errors.push(FieldError::invalid(
                             format!("{section}[{key}]"),
@@ -155,14 +160,26 @@ fn finalizer_errors(object: &Value, old: &Value) -> Vec<FieldError> {
         return Vec::new();
     }
     let finalizers = |o: &Value| -> Vec<String> {
-        metadata(o).and_then(|m| m.get("finalizers")).and_then(Value::as_array).into_iter().flatten().filter_map(|f| f.as_str().map(String::from)).collect()
+        metadata(o)
+            .and_then(|m| m.get("finalizers"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(String::from))
+            .collect()
     };
     let old_finalizers = finalizers(old);
     let added: Vec<String> = finalizers(object).into_iter().filter(|f| !old_finalizers.contains(f)).collect();
     if added.is_empty() {
         return Vec::new();
     }
-    vec![FieldError::forbidden("metadata.finalizers", format!("no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}", added.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ")))]
+    vec![FieldError::forbidden(
+        "metadata.finalizers",
+        format!(
+            "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+            added.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ")
+        ),
+    )]
 }
 
 /// What the server fills in on create.
@@ -194,10 +211,10 @@ pub fn prepare_create(resource: &ResourceInfo, object: &mut Value, stamp: Create
     } else {
         metadata.remove("generation");
     }
-    if has_status_subresource(resource) {
-        if let Some(map) = object.as_object_mut() {
-            map.insert("status".into(), json!({}));
-        }
+    if has_status_subresource(resource)
+        && let Some(map) = object.as_object_mut()
+    {
+        map.insert("status".into(), json!({}));
     }
     if (resource.group.as_str(), resource.plural.as_str()) == ("", "pods") {
         defaults::set_default(object, &["status", "phase"], json!("Pending"));
@@ -205,18 +222,22 @@ pub fn prepare_create(resource: &ResourceInfo, object: &mut Value, stamp: Create
         defaults::set_default(object, &["status", "qosClass"], json!(qos));
     }
     defaults::apply(&resource.group, &resource.plural, object);
-    if let Some(map) = object.as_object_mut() {
-        if map.get("status").is_some_and(|s| s.as_object().is_some_and(Map::is_empty)) && !has_status_subresource(resource) {
-            map.remove("status");
-        }
+    if let Some(map) = object.as_object_mut()
+        && map.get("status").is_some_and(|s| s.as_object().is_some_and(Map::is_empty))
+        && !has_status_subresource(resource)
+    {
+        map.remove("status");
     }
     prune_empty_metadata(object);
 }
 
 /// The QoS class of a pod, from its containers' requests and limits.
 fn qos_class(pod: &Value) -> &'static str {
-    let containers: Vec<&Value> = pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().collect();
-    let section = |c: &Value, which: &str| c.pointer(&format!("/resources/{which}")).and_then(Value::as_object).cloned().unwrap_or_default();
+    let containers: Vec<&Value> =
+        pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().collect();
+    let section = |c: &Value, which: &str| {
+        c.pointer(&format!("/resources/{which}")).and_then(Value::as_object).cloned().unwrap_or_default()
+    };
     let any_set = containers.iter().any(|c| !section(c, "requests").is_empty() || !section(c, "limits").is_empty());
     if !any_set {
         return "BestEffort";
@@ -224,7 +245,9 @@ fn qos_class(pod: &Value) -> &'static str {
     let guaranteed = containers.iter().all(|c| {
         let limits = section(c, "limits");
         let requests = section(c, "requests");
-        ["cpu", "memory"].iter().all(|r| limits.contains_key(*r) && requests.get(*r).is_none_or(|v| Some(v) == limits.get(*r)))
+        ["cpu", "memory"]
+            .iter()
+            .all(|r| limits.contains_key(*r) && requests.get(*r).is_none_or(|v| Some(v) == limits.get(*r)))
     });
     if guaranteed { "Guaranteed" } else { "Burstable" }
 }
@@ -300,7 +323,12 @@ pub fn prepare_update(resource: &ResourceInfo, object: &mut Value, old: &Value, 
 pub fn spec_changed(object: &Value, old: &Value) -> bool {
     let outside = |o: &Value| -> Map<String, Value> {
         o.as_object()
-            .map(|m| m.iter().filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion")).map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     outside(object) != outside(old)
@@ -321,8 +349,15 @@ mod tests {
         let mut object = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "resourceVersion": "5", "finalizers": [], "labels": {}},
             "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
             "status": {"replicas": 3}});
-        prepare_create(&deployments, &mut object, CreateStamp { uid: "u-1".into(), now: "2026-11-22T08:00:00Z".into(), namespace: Some("default") });
-        assert_eq!(object["metadata"], json!({"name": "web", "namespace": "default", "uid": "u-1", "creationTimestamp": "2026-11-22T08:00:00Z", "generation": 1}));
+        prepare_create(
+            &deployments,
+            &mut object,
+            CreateStamp { uid: "u-1".into(), now: "2026-11-22T08:00:00Z".into(), namespace: Some("default") },
+        );
+        assert_eq!(
+            object["metadata"],
+            json!({"name": "web", "namespace": "default", "uid": "u-1", "creationTimestamp": "2026-11-22T08:00:00Z", "generation": 1})
+        );
         assert_eq!(object["status"], json!({}));
         assert_eq!(object["spec"]["replicas"], 1);
         assert!(validate(&deployments, &object, None).is_ok());
@@ -349,7 +384,8 @@ mod tests {
     #[test]
     fn names_and_required_fields_are_validated_with_kube_wording() {
         let pods = resource("", "v1", "pods");
-        let error = validate(&pods, &json!({"metadata": {"name": "Bad_Name"}, "spec": {"containers": []}}), None).unwrap_err();
+        let error =
+            validate(&pods, &json!({"metadata": {"name": "Bad_Name"}, "spec": {"containers": []}}), None).unwrap_err();
         assert_eq!(error.code(), 422);
         assert!(error.message.starts_with("Pod \"Bad_Name\" is invalid: [metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{}", error.message);
         assert!(error.message.ends_with("spec.containers: Required value]"), "{}", error.message);
@@ -361,16 +397,24 @@ mod tests {
         let old = json!({"metadata": {"name": "c"}, "immutable": true, "data": {"a": "1"}});
         let new = json!({"metadata": {"name": "c"}, "immutable": true, "data": {"a": "2"}});
         let error = validate(&configmaps, &new, Some(&old)).unwrap_err();
-        assert_eq!(error.message, "ConfigMap \"c\" is invalid: data: Forbidden: field is immutable when `immutable` is set");
+        assert_eq!(
+            error.message,
+            "ConfigMap \"c\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
+        );
     }
 
     #[test]
     fn finalizers_cannot_be_added_while_deleting() {
         let configmaps = resource("", "v1", "configmaps");
         let old = json!({"metadata": {"name": "c", "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["a"]}});
-        let new = json!({"metadata": {"name": "c", "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["a", "b"]}});
+        let new =
+            json!({"metadata": {"name": "c", "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["a", "b"]}});
         let error = validate(&configmaps, &new, Some(&old)).unwrap_err();
-        assert!(error.message.contains("no new finalizers can be added if the object is being deleted"), "{}", error.message);
+        assert!(
+            error.message.contains("no new finalizers can be added if the object is being deleted"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
