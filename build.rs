@@ -64,10 +64,8 @@ fn build_catalog(spec: &Value) -> Value {
             entry.namespaced |= parsed.namespaced;
             match &parsed.subresource {
                 Some(sub) => {
-                    let (kind, verbs) = entry
-                        .subresources
-                        .entry(sub.clone())
-                        .or_insert_with(|| (gvk.clone(), Vec::new()));
+                    let (kind, verbs) =
+                        entry.subresources.entry(sub.clone()).or_insert_with(|| (gvk.clone(), Vec::new()));
                     if kind.is_null() {
                         *kind = gvk.clone();
                     }
@@ -87,10 +85,8 @@ fn build_catalog(spec: &Value) -> Value {
         if entry.kind.is_empty() {
             continue;
         }
-        let definition = definitions_by_gvk
-            .get(&(group.clone(), version.clone(), entry.kind.clone()))
-            .cloned()
-            .unwrap_or_default();
+        let definition =
+            definitions_by_gvk.get(&(group.clone(), version.clone(), entry.kind.clone())).cloned().unwrap_or_default();
         let mut verbs = entry.verbs;
         verbs.sort();
         let subresources: Vec<Value> = entry
