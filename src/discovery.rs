@@ -25,6 +25,41 @@ pub fn api_versions(server_address: &str) -> Value {
     })
 }
 
+/// kube-apiserver's `groupPriorityMinimum` for the built-in groups (the APIServices the
+/// aggregator registers for them, `pkg/controlplane/apiserver/aggregator.go` and the kube-specific
+/// additions). `/apis` and its aggregated form list groups by this priority, highest first, and
+/// kubectl's RESTMapper prefers the earlier group when two serve the same resource name.
+const GROUP_PRIORITIES: [(&str, u32); 22] = [
+    ("apiregistration.k8s.io", 18000),
+    ("apps", 17800),
+    ("events.k8s.io", 17750),
+    ("authentication.k8s.io", 17700),
+    ("authorization.k8s.io", 17600),
+    ("autoscaling", 17500),
+    ("batch", 17400),
+    ("certificates.k8s.io", 17300),
+    ("networking.k8s.io", 17200),
+    ("policy", 17100),
+    ("rbac.authorization.k8s.io", 17000),
+    ("storage.k8s.io", 16800),
+    ("admissionregistration.k8s.io", 16700),
+    ("apiextensions.k8s.io", 16700),
+    ("scheduling.k8s.io", 16600),
+    ("coordination.k8s.io", 16500),
+    ("node.k8s.io", 16300),
+    ("discovery.k8s.io", 16200),
+    ("resource.k8s.io", 16200),
+    ("flowcontrol.apiserver.k8s.io", 16100),
+    ("internal.apiserver.k8s.io", 16000),
+    ("storagemigration.k8s.io", 15800),
+];
+
+/// The priority of a group: the table above, or 1000 for custom resource groups (what the
+/// CRD registration controller gives their APIServices).
+fn group_priority(group: &str) -> u32 {
+    GROUP_PRIORITIES.iter().find(|(name, _)| *name == group).map_or(1000, |(_, priority)| *priority)
+}
+
 fn group_versions_by_group(catalog: &Catalog) -> Vec<(String, Vec<GroupVersion>)> {
     let mut groups: Vec<(String, Vec<GroupVersion>)> = Vec::new();
     for gv in catalog.group_versions().into_iter().filter(|gv| !gv.group.is_empty()) {
@@ -36,6 +71,8 @@ fn group_versions_by_group(catalog: &Catalog) -> Vec<(String, Vec<GroupVersion>)
     for (_, versions) in &mut groups {
         versions.sort_by_key(|gv| std::cmp::Reverse(version_priority(&gv.version)));
     }
+    // Highest priority first; equal priorities by name, as the aggregator sorts them.
+    groups.sort_by(|(a, _), (b, _)| group_priority(b).cmp(&group_priority(a)).then_with(|| a.cmp(b)));
     groups
 }
 
@@ -86,6 +123,14 @@ fn storage_version_hash(resource: &ResourceInfo) -> String {
     base64::engine::general_purpose::STANDARD.encode(&digest.as_ref()[..8])
 }
 
+/// Whether the resource is kept in storage, so that discovery shows its storage version hash.
+/// Create-only reviews and bindings are not, and neither are componentstatuses, which
+/// kube-apiserver computes on each read.
+fn has_storage(resource: &ResourceInfo) -> bool {
+    let computed = resource.group.is_empty() && resource.plural == "componentstatuses";
+    !resource.is_virtual() && !computed
+}
+
 fn insert_non_empty(map: &mut Map<String, Value>, key: &str, values: &[String]) {
     if !values.is_empty() {
         map.insert(key.into(), json!(values));
@@ -104,7 +149,7 @@ pub fn api_resource_list(catalog: &Catalog, gv: &GroupVersion) -> Option<Value> 
         entry.insert("verbs".into(), json!(resource.verbs));
         insert_non_empty(&mut entry, "shortNames", &resource.short_names);
         insert_non_empty(&mut entry, "categories", &resource.categories);
-        if !resource.is_virtual() {
+        if has_storage(resource) {
             entry.insert("storageVersionHash".into(), json!(storage_version_hash(resource)));
         }
         resources.push(Value::Object(entry));
@@ -125,9 +170,16 @@ pub fn api_resource_list(catalog: &Catalog, gv: &GroupVersion) -> Option<Value> 
     if resources.is_empty() {
         return None;
     }
-    Some(
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv.api_version(), "resources": resources}),
-    )
+    // kube-apiserver writes the legacy `/api/v1` list without an apiVersion (its codec there
+    // does not know meta/v1), and the named groups' lists with one.
+    let mut list = Map::new();
+    list.insert("kind".into(), json!("APIResourceList"));
+    if !gv.group.is_empty() {
+        list.insert("apiVersion".into(), json!("v1"));
+    }
+    list.insert("groupVersion".into(), json!(gv.api_version()));
+    list.insert("resources".into(), Value::Array(resources));
+    Some(Value::Object(list))
 }
 
 fn resource_discovery(resource: &ResourceInfo) -> Value {
@@ -194,6 +246,37 @@ mod tests {
         assert!(resources.iter().any(|r| r["name"] == "pods/status" && r["kind"] == "Pod"));
         let configmaps = resources.iter().find(|r| r["name"] == "configmaps").unwrap();
         assert!(configmaps.get("categories").is_none(), "empty lists are omitted");
+    }
+
+    #[test]
+    fn only_named_groups_resource_lists_carry_an_api_version() {
+        let catalog = Catalog::builtin();
+        let core = api_resource_list(&catalog, &GroupVersion { group: String::new(), version: "v1".into() }).unwrap();
+        assert!(core.get("apiVersion").is_none(), "{}", &core.to_string()[..80]);
+        let apps = api_resource_list(&catalog, &GroupVersion { group: "apps".into(), version: "v1".into() }).unwrap();
+        assert_eq!(apps["apiVersion"], "v1");
+        let resources = core["resources"].as_array().unwrap();
+        let hash =
+            |name: &str| resources.iter().find(|r| r["name"] == name).unwrap().get("storageVersionHash").cloned();
+        assert_eq!(hash("configmaps"), Some(json!("qFsyl6wFWjQ=")));
+        assert_eq!(hash("componentstatuses"), None);
+        assert_eq!(hash("bindings"), None);
+    }
+
+    #[test]
+    fn groups_are_listed_by_priority_then_name() {
+        let list = api_group_list(&Catalog::builtin());
+        let names: Vec<&str> = list["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+        assert_eq!(&names[..4], ["apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io"]);
+        let position = |group: &str| names.iter().position(|n| *n == group).unwrap();
+        assert!(position("admissionregistration.k8s.io") < position("apiextensions.k8s.io"));
+        assert!(position("storage.k8s.io") < position("admissionregistration.k8s.io"));
+        assert!(position("discovery.k8s.io") < position("flowcontrol.apiserver.k8s.io"));
+        let aggregated = aggregated(&Catalog::builtin(), ApiRoot::Groups, false);
+        let aggregated_names: Vec<&str> =
+            aggregated["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+        assert_eq!(aggregated_names, names);
+        assert_eq!(group_priority("widgets.example.com"), 1000);
     }
 
     #[test]

@@ -176,6 +176,10 @@ struct Details {
     kind: Option<String>,
     causes: Vec<Cause>,
     retry_after_seconds: Option<u32>,
+    /// Sent as `"details": {}` even when empty: kube-apiserver's router (go-restful) answers a
+    /// path or method it has no route for through `NewGenericServerResponse`, which always
+    /// allocates the details.
+    from_router: bool,
 }
 
 impl std::error::Error for ApiError {}
@@ -229,6 +233,17 @@ impl ApiError {
         Self::new(Reason::NotFound, "the server could not find the requested resource")
     }
 
+    /// The 404 for a path inside a served group-version that no route matches
+    /// (`/api/v1/widgets`): as [`ApiError::no_such_path`], with the router's empty details.
+    pub fn no_such_route() -> Self {
+        Self::no_such_path().with_router_details()
+    }
+
+    fn with_router_details(mut self) -> Self {
+        self.details.from_router = true;
+        self
+    }
+
     /// `configmaps "x" already exists`.
     pub fn already_exists(resource: Resource<'_>, name: &str) -> Self {
         Self::new(Reason::AlreadyExists, format!("{} {name:?} already exists", resource.qualified()))
@@ -278,8 +293,10 @@ impl ApiError {
         error
     }
 
+    /// The router's 405 for a method a path has no route for.
     pub fn method_not_allowed() -> Self {
         Self::new(Reason::MethodNotAllowed, "the server does not allow this method on the requested resource")
+            .with_router_details()
     }
 
     pub fn not_acceptable(supported: &[&str]) -> Self {
@@ -365,7 +382,7 @@ impl ApiError {
         if self.reason != Reason::Unknown {
             status.insert("reason".into(), json!(self.reason.as_str()));
         }
-        if !details.is_empty() {
+        if !details.is_empty() || self.details.from_router {
             status.insert("details".into(), Value::Object(details));
         }
         status.insert("code".into(), json!(self.code()));
@@ -405,6 +422,17 @@ mod tests {
                 "message": "deployments.apps \"web\" not found", "reason": "NotFound",
                 "details": {"name": "web", "group": "apps", "kind": "deployments"}, "code": 404})
         );
+    }
+
+    #[test]
+    fn router_errors_carry_empty_details() {
+        let status = ApiError::method_not_allowed().status();
+        assert_eq!(
+            status.to_string(),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server does not allow this method on the requested resource","reason":"MethodNotAllowed","details":{},"code":405}"#
+        );
+        assert_eq!(ApiError::no_such_route().status()["details"], json!({}));
+        assert!(ApiError::no_such_path().status().get("details").is_none());
     }
 
     #[test]
