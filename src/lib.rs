@@ -5,6 +5,7 @@
 
 pub mod bootstrap;
 pub mod clock;
+pub mod controllers;
 pub mod discovery;
 pub mod error;
 pub mod http;

@@ -61,6 +61,7 @@ pub struct Server {
     cert_dir: PathBuf,
     _temporary_cert_dir: Option<tempfile::TempDir>,
     fixed_clock: Option<Arc<FixedClock>>,
+    _controllers: crate::controllers::Controllers,
 }
 
 impl Server {
@@ -101,6 +102,7 @@ impl Server {
         let _ = instance.address.set(format!("{advertise}:{}", address.port()));
         crate::bootstrap::run(&instance, advertise, address.port())
             .map_err(|e| StartError(format!("creating the bootstrap objects: {e}")))?;
+        let controllers = crate::controllers::Controllers::start(&instance);
         let (shutdown, shutdown_signal) = watch::channel(false);
         let routes = crate::http::routes(instance.clone());
         let task = tokio::spawn(crate::http::tls::serve(listener, Arc::new(tls), routes, shutdown_signal));
@@ -113,6 +115,7 @@ impl Server {
             cert_dir,
             _temporary_cert_dir: temporary,
             fixed_clock,
+            _controllers: controllers,
         })
     }
 

@@ -238,7 +238,7 @@ impl Scope<'_> {
         precondition: Option<i64>,
         mut transform: impl FnMut(&Value) -> ApiResult<Value>,
     ) -> ApiResult<WriteResult> {
-        let scope = if subresource == "status" { UpdateScope::Status } else { UpdateScope::Main };
+        let scope = UpdateScope::of_subresource(subresource);
         for _attempt in 0..MAX_RETRIES {
             let current = self.get(name)?;
             if precondition.is_some_and(|rv| rv != current.revision) {
@@ -246,8 +246,8 @@ impl Scope<'_> {
             }
             let old = self.view(&current);
             let mut object = transform(&old)?;
-            strategy::metadata_mut(&mut object).remove("resourceVersion");
             strategy::prepare_update(&self.resource, &mut object, &old, scope);
+            strategy::metadata_mut(&mut object).remove("resourceVersion");
             let mut old_without_rv = old.clone();
             strategy::metadata_mut(&mut old_without_rv).remove("resourceVersion");
             if object == old_without_rv {
@@ -256,8 +256,7 @@ impl Scope<'_> {
             self.record_manager(&mut object, options, subresource);
             strategy::validate(&self.resource, &object, Some(&old))?;
             services::keep_allocations(self, &mut object, &old)?;
-            let finalized = !meta_str(&object, "deletionTimestamp").is_empty()
-                && strategy::metadata(&object).is_none_or(|m| m.get("finalizers").is_none());
+            let finalized = strategy::deletion_complete(&object);
             let bytes = self.storage_bytes(&object);
             if options.dry_run {
                 return Ok(WriteResult {
@@ -302,6 +301,16 @@ pub struct DeleteOptions {
     pub precondition_resource_version: Option<String>,
 }
 
+/// The propagation policy a DELETE without one gets: batch/v1 Jobs and ReplicationControllers
+/// orphan their dependents for compatibility, as kube-apiserver's strategies say; everything
+/// else deletes them in the background.
+fn default_propagation(resource: &crate::openapi::ResourceInfo) -> &'static str {
+    match (resource.group.as_str(), resource.plural.as_str()) {
+        ("batch", "jobs") | ("", "replicationcontrollers") => "Orphan",
+        _ => "Background",
+    }
+}
+
 /// What a delete did.
 #[derive(Debug, Clone)]
 pub enum Deleted {
@@ -318,11 +327,12 @@ impl Scope<'_> {
             let current = self.get(name)?;
             let mut object = self.view(&current);
             self.check_preconditions(name, &object, current.revision, options)?;
-            let finalizer = match options.propagation_policy.as_deref() {
-                None | Some("Background") => None,
-                Some("Orphan") => Some("orphan"),
-                Some("Foreground") => Some("foregroundDeletion"),
-                Some(other) => {
+            let policy = options.propagation_policy.as_deref().unwrap_or_else(|| default_propagation(&self.resource));
+            let finalizer = match policy {
+                "Background" => None,
+                "Orphan" => Some("orphan"),
+                "Foreground" => Some("foregroundDeletion"),
+                other => {
                     return Err(ApiError::invalid(
                         "meta.k8s.io",
                         "DeleteOptions",
@@ -346,7 +356,11 @@ impl Scope<'_> {
             {
                 finalizers.push(json!(finalizer));
             }
-            if finalizers.is_empty() {
+            let namespace_finalizers =
+                object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+                    && self.resource.group.is_empty()
+                    && self.resource.plural == "namespaces";
+            if finalizers.is_empty() && !namespace_finalizers {
                 if options.dry_run {
                     return Ok(Deleted::Gone(current));
                 }
@@ -361,8 +375,13 @@ impl Scope<'_> {
             if !meta_str(&object, "deletionTimestamp").is_empty() && finalizer.is_none() {
                 return Ok(Deleted::Pending(current));
             }
+            if namespace_finalizers {
+                object["status"]["phase"] = json!("Terminating");
+            }
             let metadata = strategy::metadata_mut(&mut object);
-            metadata.insert("finalizers".into(), Value::Array(finalizers));
+            if !finalizers.is_empty() {
+                metadata.insert("finalizers".into(), Value::Array(finalizers));
+            }
             if !metadata.contains_key("deletionTimestamp") {
                 metadata.insert("deletionTimestamp".into(), json!(self.instance.now_rfc3339()));
                 metadata.insert("deletionGracePeriodSeconds".into(), json!(options.grace_period_seconds.unwrap_or(0)));

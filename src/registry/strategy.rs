@@ -259,11 +259,46 @@ pub enum UpdateScope {
     Main,
     /// The `status` subresource: status only.
     Status,
+    /// A namespace's `finalize` subresource: `spec.finalizers` only.
+    Finalize,
+}
+
+impl UpdateScope {
+    pub fn of_subresource(subresource: &str) -> UpdateScope {
+        match subresource {
+            "status" => UpdateScope::Status,
+            "finalize" => UpdateScope::Finalize,
+            _ => UpdateScope::Main,
+        }
+    }
+}
+
+/// Whether an object marked for deletion has nothing left holding it: no finalizers in
+/// metadata, and for a namespace none in `spec.finalizers` either.
+pub fn deletion_complete(object: &Value) -> bool {
+    let empty = |pointer: &str| object.pointer(pointer).and_then(Value::as_array).is_none_or(Vec::is_empty);
+    !meta_str(object, "deletionTimestamp").is_empty() && empty("/metadata/finalizers") && empty("/spec/finalizers")
 }
 
 /// Carries server-owned state from `old` into an update, keeps status and spec apart, and
 /// bumps generation when the spec changed.
 pub fn prepare_update(resource: &ResourceInfo, object: &mut Value, old: &Value, scope: UpdateScope) {
+    if scope == UpdateScope::Finalize {
+        let finalizers = object.pointer("/spec/finalizers").cloned();
+        let managed = metadata(object).and_then(|m| m.get("managedFields")).cloned();
+        *object = old.clone();
+        let spec = object.as_object_mut().expect("object").entry("spec").or_insert_with(|| json!({}));
+        match finalizers {
+            Some(finalizers) if finalizers.as_array().is_some_and(|f| !f.is_empty()) => spec["finalizers"] = finalizers,
+            _ => {
+                spec.as_object_mut().map(|spec| spec.remove("finalizers"));
+            }
+        }
+        if let Some(managed) = managed {
+            metadata_mut(object).insert("managedFields".into(), managed);
+        }
+        return;
+    }
     if scope == UpdateScope::Status {
         let status = object.get("status").cloned();
         let new_metadata = metadata(object).cloned().unwrap_or_default();
