@@ -29,9 +29,38 @@ pub fn encode_for_storage(object: &Value) -> Bytes {
 
 const METADATA_OPEN: &[u8] = b"\"metadata\":{";
 
-/// Where `"resourceVersion":"N"` goes: just inside the top-level metadata object.
+/// Where `"resourceVersion":"N"` goes: just inside the top-level metadata object (the first
+/// `"metadata":{`). Only positions holding a quote are compared, so the search over the few dozen
+/// bytes before `metadata` costs next to nothing even when a LIST splices thousands of objects.
 fn splice_point(stored: &[u8]) -> Option<usize> {
-    stored.windows(METADATA_OPEN.len()).position(|w| w == METADATA_OPEN).map(|at| at + METADATA_OPEN.len())
+    let mut from = 0;
+    while let Some(offset) = stored[from..].iter().position(|&byte| byte == b'"') {
+        let at = from + offset;
+        if stored[at..].starts_with(METADATA_OPEN) {
+            return Some(at + METADATA_OPEN.len());
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Appends `value` in decimal without allocating.
+fn push_decimal(out: &mut Vec<u8>, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut rest = value.unsigned_abs();
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// Appends the stored object to `out` with `metadata.resourceVersion` set to `revision`.
@@ -40,7 +69,7 @@ pub fn write_with_revision(out: &mut Vec<u8>, stored: &[u8], revision: i64) {
         Some(at) => {
             out.extend_from_slice(&stored[..at]);
             out.extend_from_slice(b"\"resourceVersion\":\"");
-            out.extend_from_slice(revision.to_string().as_bytes());
+            push_decimal(out, revision);
             out.push(b'"');
             if stored.get(at) != Some(&b'}') {
                 out.push(b',');
@@ -86,6 +115,25 @@ mod tests {
         assert_eq!(spliced, decode(&stored, 42));
         assert_eq!(spliced["metadata"], json!({"resourceVersion": "42", "name": "c"}));
         assert_eq!(spliced["data"], json!({"metadata": {"x": "y"}}));
+    }
+
+    #[test]
+    fn revisions_are_written_in_decimal() {
+        for revision in [0, 7, 10, 42, 1_000_000_007, i64::MAX, -3, i64::MIN] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, revision);
+            assert_eq!(out, revision.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn the_revision_goes_into_the_first_top_level_metadata() {
+        let stored =
+            br#"{"kind":"X","apiVersion":"v1","meta":"\"metadata\"","metadata":{"name":"a"},"spec":{"metadata":{}}}"#;
+        let spliced = String::from_utf8(with_revision(stored, 5)).unwrap();
+        assert!(spliced.contains(r#""metadata":{"resourceVersion":"5","name":"a"}"#), "{spliced}");
+        assert!(spliced.ends_with(r#""spec":{"metadata":{}}}"#), "{spliced}");
+        assert_eq!(with_revision(b"{\"kind\":\"X\"}", 5), b"{\"kind\":\"X\"}");
     }
 
     #[test]
