@@ -1,6 +1,7 @@
 //! The objects a fresh cluster has right after `kubeadm init`: the four system namespaces, the
 //! `kubernetes` Service with its Endpoints and EndpointSlice pointing at this server, and the
-//! two system PriorityClasses.
+//! two system PriorityClasses, the default RBAC policy, and the `extension-apiserver-authentication`
+//! ConfigMap extension apiservers read the client CA from.
 
 use crate::error::ApiResult;
 use crate::instance::Instance;
@@ -96,6 +97,23 @@ pub fn run(instance: &Instance, advertise: IpAddr, port: u16) -> ApiResult<()> {
                 "metadata": {"name": name}, "value": value, "description": description, "preemptionPolicy": "PreemptLowerPriority", "globalDefault": false,
             }),
         )?;
+    }
+    for object in crate::auth::rbac::bootstrap_policy() {
+        let plural = match object["kind"].as_str() {
+            Some("ClusterRole") => "clusterroles",
+            Some("ClusterRoleBinding") => "clusterrolebindings",
+            Some("Role") => "roles",
+            _ => "rolebindings",
+        };
+        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
+        create(instance, "rbac.authorization.k8s.io", "v1", plural, namespace.as_deref(), object)?;
+    }
+    if let Some(ca) = instance.auth.ca_bundle.get() {
+        let configmap = json!({
+            "metadata": {"name": "extension-apiserver-authentication"},
+            "data": {"client-ca-file": ca},
+        });
+        create(instance, "", "v1", "configmaps", Some("kube-system"), configmap)?;
     }
     Ok(())
 }

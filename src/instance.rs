@@ -14,6 +14,7 @@ pub struct InstanceConfig {
     pub service_cluster_ip_range: Cidr,
     pub service_node_port_range: (u16, u16),
     pub store: StoreConfig,
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for InstanceConfig {
@@ -22,6 +23,7 @@ impl Default for InstanceConfig {
             service_cluster_ip_range: Cidr::parse("10.96.0.0/12").expect("valid default range"),
             service_node_port_range: (30000, 32767),
             store: StoreConfig::default(),
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }
@@ -45,6 +47,7 @@ pub struct Instance {
     pub config: InstanceConfig,
     /// `host:port` clients reach the server at, once it listens.
     pub address: OnceLock<String>,
+    pub auth: crate::auth::AuthState,
 }
 
 impl Instance {
@@ -62,6 +65,7 @@ impl Instance {
             }),
             config,
             address: OnceLock::new(),
+            auth: crate::auth::AuthState::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! The crate is organised along the path a request takes (see `DESIGN.md`): the embedded MVCC
 //! [`store`] sits at the bottom, and everything above it deals in JSON objects and revisions.
 
+pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod controllers;

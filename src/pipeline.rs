@@ -2,6 +2,7 @@
 //! asks, decide whether they may, serve it, and count it. Each stage lives in its own module;
 //! this file only chains them.
 
+use crate::auth::{UserInfo, authenticate, authorize};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, nonresource, resources, respond};
 use crate::instance::Instance;
@@ -12,16 +13,22 @@ use std::time::Instant;
 use warp::reply::Response;
 
 /// Serves one request.
-pub async fn handle(instance: &Arc<Instance>, request: ApiRequest) -> Response {
+pub async fn handle(instance: &Arc<Instance>, mut request: ApiRequest) -> Response {
     let started = Instant::now();
     let hints = VerbHints { watch: request.query.flag("watch").unwrap_or(false) };
     let info = RequestInfo::parse(request.method.as_str(), &request.path, hints);
-    let response = if info.is_resource_request {
-        resources::serve(instance, &info, &request).await
-    } else {
-        match nonresource::serve(instance, &info, &request) {
-            Some(response) => response,
-            None => respond::error(&ApiError::no_such_path()),
+    let response = match identify(instance, &info, &request) {
+        Err(error) => respond::error(&error),
+        Ok(user) => {
+            request.user = user;
+            if info.is_resource_request {
+                resources::serve(instance, &info, &request).await
+            } else {
+                match nonresource::serve(instance, &info, &request) {
+                    Some(response) => response,
+                    None => respond::error(&ApiError::no_such_path()),
+                }
+            }
         }
     };
     let labels = RequestLabels {
@@ -34,4 +41,12 @@ pub async fn handle(instance: &Arc<Instance>, request: ApiRequest) -> Response {
     instance.metrics.observe(labels, response.status().as_u16(), started.elapsed());
     tracing::debug!(method = %request.method, path = %request.path, code = response.status().as_u16(), "request");
     response
+}
+
+/// Authenticates the request, applies impersonation, and authorizes what it asks for.
+fn identify(instance: &Instance, info: &RequestInfo, request: &ApiRequest) -> Result<UserInfo, ApiError> {
+    let user = authenticate::authenticate(instance, request)?;
+    let user = authenticate::impersonate(instance, user, request)?;
+    authorize::authorize(instance, &user, info)?;
+    Ok(user)
 }

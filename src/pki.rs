@@ -78,6 +78,8 @@ pub struct Pki {
     issuer: Issuer<'static, KeyPair>,
     pub serving: CertifiedKey,
     pub admin: CertifiedKey,
+    /// The ServiceAccount token signing key (P-256, PKCS#8 PEM): `sa.key`, as kubeadm names it.
+    pub service_account_key_pem: String,
 }
 
 impl std::fmt::Debug for Pki {
@@ -121,7 +123,13 @@ impl Pki {
         let ca_cert = params.self_signed(&ca_key).map_err(pki_error("self-signing the CA"))?;
         let ca_key_pem = ca_key.serialize_pem();
         let issuer = Issuer::new(params, ca_key);
-        Self::assemble(ca_cert.pem(), ca_key_pem, issuer, names, None, None)
+        Self::assemble(ca_cert.pem(), ca_key_pem, issuer, names, [None, None, None])
+    }
+
+    /// The ServiceAccount signing key as PKCS#8 DER.
+    pub fn service_account_key_der(&self) -> Result<Vec<u8>, PkiError> {
+        let key = KeyPair::from_pem(&self.service_account_key_pem).map_err(pki_error("reading sa.key"))?;
+        Ok(key.serialize_der())
     }
 
     fn assemble(
@@ -129,15 +137,19 @@ impl Pki {
         ca_key_pem: String,
         issuer: Issuer<'static, KeyPair>,
         names: &ServingNames,
-        serving: Option<CertifiedKey>,
-        admin: Option<CertifiedKey>,
+        [serving, admin, service_account]: [Option<CertifiedKey>; 3],
     ) -> Result<Pki, PkiError> {
+        let service_account_key_pem = match service_account {
+            Some(existing) => existing.key_pem,
+            None => new_key()?.serialize_pem(),
+        };
         let mut pki = Pki {
             ca_cert_pem,
             ca_key_pem,
             issuer,
             serving: CertifiedKey { cert_pem: String::new(), key_pem: String::new() },
             admin: CertifiedKey { cert_pem: String::new(), key_pem: String::new() },
+            service_account_key_pem,
         };
         pki.serving = match serving {
             Some(serving) => serving,
@@ -163,7 +175,11 @@ impl Pki {
             Some(ca) => {
                 let key = KeyPair::from_pem(&ca.key_pem).map_err(pki_error("reading ca.key"))?;
                 let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, key).map_err(pki_error("reading ca.crt"))?;
-                Self::assemble(ca.cert_pem, ca.key_pem, issuer, names, read_pair("apiserver"), read_pair("admin"))?
+                let service_account = std::fs::read_to_string(dir.join("sa.key"))
+                    .ok()
+                    .map(|key_pem| CertifiedKey { cert_pem: String::new(), key_pem });
+                let existing = [read_pair("apiserver"), read_pair("admin"), service_account];
+                Self::assemble(ca.cert_pem, ca.key_pem, issuer, names, existing)?
             }
             None => Self::generate(names)?,
         };
@@ -181,6 +197,7 @@ impl Pki {
             ("apiserver.key", &self.serving.key_pem, true),
             ("admin.crt", &self.admin.cert_pem, false),
             ("admin.key", &self.admin.key_pem, true),
+            ("sa.key", &self.service_account_key_pem, true),
         ];
         for (name, contents, secret) in files {
             let path = dir.join(name);

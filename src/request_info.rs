@@ -49,9 +49,9 @@ impl RequestInfo {
                 None => return info,
             }
         };
-        let Some((version, mut rest)) = rest.split_first() else { return info };
         info.api_prefix = prefix.to_string();
         info.group = group.to_string();
+        let Some((version, mut rest)) = rest.split_first() else { return info };
         info.version = version.to_string();
         if rest.is_empty() {
             return info;

@@ -98,6 +98,12 @@ impl Server {
             None => (Arc::new(SystemClock), Arc::new(RandomIds), None),
         };
         let instance = Arc::new(Instance::new(config.instance.clone(), clock, ids));
+        let auth = &config.instance.auth;
+        let der = pki.service_account_key_der().map_err(|e| StartError(e.to_string()))?;
+        let signer = crate::auth::tokens::TokenSigner::from_pkcs8(&der, &auth.issuer, auth.audiences.clone())
+            .map_err(StartError)?;
+        let _ = instance.auth.signer.set(signer);
+        let _ = instance.auth.ca_bundle.set(pki.ca_cert_pem.clone());
         let advertise = if address.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { address.ip() };
         let _ = instance.address.set(format!("{advertise}:{}", address.port()));
         crate::bootstrap::run(&instance, advertise, address.port())

@@ -22,6 +22,11 @@ use std::path::Path;
 /// Why a test server could not start.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+async fn config_from(kubeconfig: &str) -> Result<kube::Config, Error> {
+    let parsed = kube::config::Kubeconfig::from_yaml(kubeconfig)?;
+    Ok(kube::Config::from_custom_kubeconfig(parsed, &kube::config::KubeConfigOptions::default()).await?)
+}
+
 /// One isolated API server for one test.
 pub struct TestServer {
     server: Server,
@@ -46,10 +51,49 @@ impl TestServer {
         let server = Server::start(config).await?;
         let kubeconfig = tempfile::Builder::new().prefix("kubetwin-").suffix(".kubeconfig").tempfile()?;
         server.write_kubeconfig(kubeconfig.path())?;
-        let parsed = kube::config::Kubeconfig::from_yaml(&server.admin_kubeconfig())?;
-        let config = kube::Config::from_custom_kubeconfig(parsed, &kube::config::KubeConfigOptions::default()).await?;
+        let config = config_from(&server.admin_kubeconfig()).await?;
         let client = kube::Client::try_from(config)?;
         Ok(TestServer { server, client, kubeconfig })
+    }
+
+    /// A client authenticated by a client certificate for `user` in `groups`, issued by the
+    /// server's CA (RBAC applies to it).
+    pub async fn client_as_user(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
+        let issued = self.server.pki().issue_client_cert(user, groups)?;
+        let ca = &self.server.pki().ca_cert_pem;
+        let kubeconfig = kubetwin::server::kubeconfig(&self.server.url(), ca, &issued.cert_pem, &issued.key_pem, user);
+        Ok(kube::Client::try_from(config_from(&kubeconfig).await?)?)
+    }
+
+    /// A client with no credentials at all: it is `system:anonymous`.
+    pub async fn anonymous_client(&self) -> Result<kube::Client, Error> {
+        let mut config = config_from(&self.server.admin_kubeconfig()).await?;
+        config.auth_info = kube::config::AuthInfo::default();
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// A client that sends `token` as its bearer token.
+    pub async fn client_with_token(&self, token: &str) -> Result<kube::Client, Error> {
+        let mut config = config_from(&self.server.admin_kubeconfig()).await?;
+        config.auth_info = kube::config::AuthInfo { token: Some(token.to_string().into()), ..Default::default() };
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// A client for a ServiceAccount, with a bound token from the TokenRequest API.
+    pub async fn client_for_service_account(&self, namespace: &str, name: &str) -> Result<kube::Client, Error> {
+        let token = self.service_account_token(namespace, name).await?;
+        self.client_with_token(&token).await
+    }
+
+    /// A bound token for a ServiceAccount, as `kubectl create token` gets one.
+    pub async fn service_account_token(&self, namespace: &str, name: &str) -> Result<String, Error> {
+        use k8s_openapi::api::authentication::v1::TokenRequest;
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(self.client(), namespace);
+        let request = serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}});
+        let issued: TokenRequest =
+            accounts.create_subresource("token", name, &kube::api::PostParams::default(), &request).await?;
+        Ok(issued.status.and_then(|s| s.token).unwrap_or_default())
     }
 
     /// An admin client over a real TLS connection.

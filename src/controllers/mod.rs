@@ -6,6 +6,7 @@
 
 pub mod garbage_collector;
 pub mod namespaces;
+pub mod service_accounts;
 
 use crate::instance::Instance;
 use crate::openapi::ResourceInfo;
@@ -27,6 +28,7 @@ impl Controllers {
         let tasks = vec![
             tokio::spawn(run(instance.clone(), garbage_collector::GarbageCollector::default())),
             tokio::spawn(run(instance.clone(), namespaces::NamespaceController::default())),
+            tokio::spawn(run(instance.clone(), service_accounts::ServiceAccountController::default())),
         ];
         Controllers { tasks }
     }

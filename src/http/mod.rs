@@ -31,6 +31,8 @@ pub struct ApiRequest {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub peer: PeerIdentity,
+    /// Who sent it, once the pipeline has authenticated it.
+    pub user: crate::auth::UserInfo,
 }
 
 impl ApiRequest {
@@ -57,7 +59,7 @@ pub fn routes(instance: Arc<Instance>) -> Routes {
                 Ok(body) => body,
                 Err(error) => return respond::error(&error),
             };
-            let request = ApiRequest { method, path: path.as_str().to_string(), query: Query::parse(&query), headers, body, peer };
+            let request = ApiRequest { method, path: path.as_str().to_string(), query: Query::parse(&query), headers, body, peer, user: Default::default() };
             crate::pipeline::handle(&instance, request).await
         })
         .recover(|rejection: warp::Rejection| async move {

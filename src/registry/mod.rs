@@ -1,6 +1,7 @@
 //! The registry: generic REST semantics over the store for every resource (get, list, create,
 //! update, patch, delete, watch), plus the small per-kind strategies the schema cannot express.
 
+pub mod admission;
 pub mod allocators;
 pub mod conversion;
 pub mod defaults;

@@ -44,6 +44,22 @@ impl Scope<'_> {
         schema().id(&self.resource.definition)
     }
 
+    /// Keeps what follows a write synchronously in step: the RBAC index, and a new namespace's
+    /// default ServiceAccount and CA bundle (so the next request can rely on them).
+    fn after_write(&self, object: &Value, removed: bool) {
+        let name = meta_str(object, "name");
+        match (self.resource.group.as_str(), self.resource.plural.as_str()) {
+            ("rbac.authorization.k8s.io", _) => {
+                let kept = (!removed).then_some(object);
+                self.instance.auth.observe_rbac(&self.resource.kind, self.namespace, name, kept);
+            }
+            ("", "namespaces") if !removed && meta_str(object, "deletionTimestamp").is_empty() => {
+                crate::controllers::service_accounts::ensure_defaults(self.instance, name);
+            }
+            _ => {}
+        }
+    }
+
     pub fn get(&self, name: &str) -> ApiResult<Stored> {
         storage::read(&self.instance.store, &self.key(name))?
             .ok_or_else(|| ApiError::not_found(self.error_resource(), name))
@@ -169,6 +185,7 @@ impl Scope<'_> {
             let name = meta_str(&candidate, "name").to_string();
             strategy::validate(&self.resource, &candidate, None)?;
             self.check_namespace(&name)?;
+            super::admission::admit_create(self, &mut candidate)?;
             let allocation = services::allocate(self, &mut candidate, None)?;
             let bytes = self.storage_bytes(&candidate);
             if options.dry_run {
@@ -180,6 +197,7 @@ impl Scope<'_> {
             }
             match storage::create(&self.instance.store, &self.key(&name), bytes.clone())? {
                 Written::At(revision) => {
+                    self.after_write(&candidate, false);
                     return Ok(WriteResult { object: Stored { bytes, revision }, warnings, created: true });
                 }
                 Written::Conflict(_) => {
@@ -275,6 +293,7 @@ impl Scope<'_> {
                     if finalized {
                         services::release(self, &object);
                     }
+                    self.after_write(&object, finalized);
                     return Ok(WriteResult {
                         object: Stored { bytes, revision },
                         warnings: Vec::new(),
@@ -367,6 +386,7 @@ impl Scope<'_> {
                 match storage::remove(&self.instance.store, &self.key(name), current.revision)? {
                     Written::At(_) => {
                         services::release(self, &object);
+                        self.after_write(&object, true);
                         return Ok(Deleted::Gone(current));
                     }
                     Written::Conflict(_) => continue,

@@ -1,0 +1,102 @@
+//! Who is asking and whether they may: the authentication chain (client certificates, bearer
+//! tokens, anonymous), the authorizers (RBAC and friends), and the identities they share.
+
+pub mod authenticate;
+pub mod authorize;
+pub mod bootstrap_policy;
+pub mod rbac;
+pub mod reviews;
+pub mod tokens;
+
+use std::collections::BTreeMap;
+use std::sync::{OnceLock, RwLock, RwLockReadGuard};
+
+/// How an instance authenticates and authorizes (the kube-apiserver flags of the same names).
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `--authorization-mode`, in order.
+    pub authorization_modes: Vec<authorize::AuthorizationMode>,
+    /// `--anonymous-auth`.
+    pub anonymous: bool,
+    /// `--token-auth-file`, parsed.
+    pub static_tokens: Vec<authenticate::StaticToken>,
+    /// `--service-account-issuer`.
+    pub issuer: String,
+    /// `--api-audiences` (the issuer when empty).
+    pub audiences: Vec<String>,
+    /// The ServiceAccount admission plugin (on unless `--disable-admission-plugins` names it).
+    pub service_account_admission: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            authorization_modes: vec![authorize::AuthorizationMode::Rbac],
+            anonymous: true,
+            static_tokens: Vec::new(),
+            issuer: tokens::DEFAULT_ISSUER.into(),
+            audiences: Vec::new(),
+            service_account_admission: true,
+        }
+    }
+}
+
+/// The instance's live authentication and authorization state.
+#[derive(Debug, Default)]
+pub struct AuthState {
+    /// Signs and verifies ServiceAccount tokens; set once the PKI exists.
+    pub signer: OnceLock<tokens::TokenSigner>,
+    /// The cluster CA bundle, published in every namespace's `kube-root-ca.crt`.
+    pub ca_bundle: OnceLock<String>,
+    rbac: RwLock<rbac::RbacIndex>,
+}
+
+impl AuthState {
+    pub fn rbac(&self) -> RwLockReadGuard<'_, rbac::RbacIndex> {
+        self.rbac.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the RBAC index in step with a write to an RBAC object (`None`: it was deleted).
+    pub fn observe_rbac(&self, kind: &str, namespace: Option<&str>, name: &str, object: Option<&serde_json::Value>) {
+        let mut index = self.rbac.write().unwrap_or_else(|e| e.into_inner());
+        match object {
+            Some(object) => index.apply(object),
+            None => index.remove(kind, namespace, name),
+        }
+    }
+}
+
+/// An authenticated identity, as kube-apiserver's `user.Info`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: String,
+    pub uid: String,
+    pub groups: Vec<String>,
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+/// What a request wants to do, as authorizers see it (kube-apiserver's `authorizer.Attributes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attributes {
+    pub verb: String,
+    /// For resource requests.
+    pub is_resource_request: bool,
+    pub namespace: String,
+    pub api_group: String,
+    pub api_version: String,
+    pub resource: String,
+    pub subresource: String,
+    pub name: String,
+    /// For non-resource requests (`/healthz`, `/version`, `/apis`).
+    pub path: String,
+}
+
+/// An authorizer's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Denied outright; later authorizers in the chain are not asked.
+    Deny(String),
+    /// This authorizer has nothing to say; ask the next one.
+    NoOpinion(String),
+}
