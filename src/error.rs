@@ -31,6 +31,28 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The reason kube-apiserver gives a Status with this HTTP code.
+    pub fn for_code(code: u16) -> Reason {
+        match code {
+            400 => Reason::BadRequest,
+            401 => Reason::Unauthorized,
+            403 => Reason::Forbidden,
+            404 => Reason::NotFound,
+            405 => Reason::MethodNotAllowed,
+            406 => Reason::NotAcceptable,
+            409 => Reason::Conflict,
+            410 => Reason::Expired,
+            413 => Reason::RequestEntityTooLarge,
+            415 => Reason::UnsupportedMediaType,
+            422 => Reason::Invalid,
+            429 => Reason::TooManyRequests,
+            503 => Reason::ServiceUnavailable,
+            504 => Reason::Timeout,
+            500 => Reason::InternalError,
+            _ => Reason::Unknown,
+        }
+    }
+
     pub fn code(self) -> u16 {
         match self {
             Reason::BadRequest => 400,

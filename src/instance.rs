@@ -48,6 +48,10 @@ pub struct Instance {
     /// `host:port` clients reach the server at, once it listens.
     pub address: OnceLock<String>,
     pub auth: crate::auth::AuthState,
+    /// Test faults injected into the request pipeline.
+    pub faults: crate::faults::Faults,
+    /// The request log, when a test has turned it on.
+    pub requests: crate::recording::RequestLog,
 }
 
 impl Instance {
@@ -66,6 +70,8 @@ impl Instance {
             config,
             address: OnceLock::new(),
             auth: crate::auth::AuthState::default(),
+            faults: crate::faults::Faults::default(),
+            requests: crate::recording::RequestLog::default(),
         }
     }
 

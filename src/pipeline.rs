@@ -3,7 +3,8 @@
 //! this file only chains them.
 
 use crate::auth::{UserInfo, authenticate, authorize};
-use crate::error::ApiError;
+use crate::error::{ApiError, Reason};
+use crate::faults::FaultAction;
 use crate::http::{ApiRequest, nonresource, resources, respond};
 use crate::instance::Instance;
 use crate::metrics::RequestLabels;
@@ -21,12 +22,13 @@ pub async fn handle(instance: &Arc<Instance>, mut request: ApiRequest) -> Respon
         Err(error) => respond::error(&error),
         Ok(user) => {
             request.user = user;
-            if info.is_resource_request {
-                resources::serve(instance, &info, &request).await
-            } else {
-                match nonresource::serve(instance, &info, &request) {
-                    Some(response) => response,
-                    None => respond::error(&ApiError::no_such_path()),
+            match inject_fault(instance, &info).await {
+                Some(response) => response,
+                None => {
+                    let before = instance.requests.before(instance, &info, &request);
+                    let response = serve(instance, &info, &request).await;
+                    instance.requests.record(instance, &info, &request, response.status().as_u16(), before);
+                    response
                 }
             }
         }
@@ -41,6 +43,41 @@ pub async fn handle(instance: &Arc<Instance>, mut request: ApiRequest) -> Respon
     instance.metrics.observe(labels, response.status().as_u16(), started.elapsed());
     tracing::debug!(method = %request.method, path = %request.path, code = response.status().as_u16(), "request");
     response
+}
+
+async fn serve(instance: &Arc<Instance>, info: &RequestInfo, request: &ApiRequest) -> Response {
+    if info.is_resource_request {
+        resources::serve(instance, info, request).await
+    } else {
+        match nonresource::serve(instance, info, request) {
+            Some(response) => response,
+            None => respond::error(&ApiError::no_such_path()),
+        }
+    }
+}
+
+/// Applies a test fault, if one matches: the response it forces, or None to serve normally
+/// (after any injected delay).
+async fn inject_fault(instance: &Instance, info: &RequestInfo) -> Option<Response> {
+    let body = match instance.faults.check(info)? {
+        FaultAction::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            return None;
+        }
+        FaultAction::Respond(code) => {
+            let reason = Reason::for_code(code);
+            let error =
+                ApiError::new(reason, format!("kubetwin injected a {code} fault into this {} request", info.verb));
+            return Some(respond::error(&error));
+        }
+        FaultAction::DropWatch => Vec::new(),
+        FaultAction::ExpireWatch => {
+            let revision = instance.store.current_revision();
+            let message = format!("too old resource version: 1 ({revision})");
+            crate::http::watch::error_event(&ApiError::expired(message)).to_vec()
+        }
+    };
+    Some(respond::json_bytes(200, crate::http::negotiate::Representation::Json, body))
 }
 
 /// Authenticates the request, applies impersonation, and authorizes what it asks for.

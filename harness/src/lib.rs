@@ -14,7 +14,18 @@
 //! # }
 //! ```
 
+pub mod builder;
 pub mod clients;
+pub mod direct;
+pub mod faults;
+pub mod requests;
+pub mod snapshot;
+pub mod waiting;
+
+pub use builder::TestServerBuilder;
+pub use faults::{FaultGuard, Verb};
+pub use requests::{Mark, RecordedRequest, Requests};
+pub use waiting::WaitError;
 
 use kubetwin::server::{Server, ServerConfig};
 use std::path::Path;
@@ -32,6 +43,9 @@ pub struct TestServer {
     server: Server,
     client: kube::Client,
     kubeconfig: tempfile::NamedTempFile,
+    /// The store revision once the server was ready: snapshots show what came after.
+    baseline_revision: i64,
+    deterministic: bool,
 }
 
 impl std::fmt::Debug for TestServer {
@@ -46,14 +60,42 @@ impl TestServer {
         Self::start_with(ServerConfig { secure_port: 0, ..ServerConfig::default() }).await
     }
 
+    /// A builder for a server with CRDs, objects, another authorizer or a deterministic clock.
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
     /// Starts a server from an explicit configuration (the port should be 0).
     pub async fn start_with(config: ServerConfig) -> Result<TestServer, Error> {
+        let deterministic = config.deterministic_seed.is_some();
         let server = Server::start(config).await?;
+        server.instance().requests.enable();
         let kubeconfig = tempfile::Builder::new().prefix("kubetwin-").suffix(".kubeconfig").tempfile()?;
         server.write_kubeconfig(kubeconfig.path())?;
         let config = config_from(&server.admin_kubeconfig()).await?;
         let client = kube::Client::try_from(config)?;
-        Ok(TestServer { server, client, kubeconfig })
+        let baseline_revision = server.instance().store.current_revision();
+        Ok(TestServer { server, client, kubeconfig, baseline_revision, deterministic })
+    }
+
+    /// Installs server-side faults; see [`faults::FaultBuilder`].
+    pub fn faults(&self) -> faults::FaultBuilder {
+        faults::FaultBuilder::new(self.server.instance().clone())
+    }
+
+    /// Every request served so far, in order.
+    pub fn requests(&self) -> Requests {
+        Requests::new(self.server.instance().requests.entries())
+    }
+
+    /// The current end of the request log, for [`Requests::since`].
+    pub fn mark(&self) -> Mark {
+        Mark(self.server.instance().requests.len())
+    }
+
+    /// Moves a deterministic server's clock forward (TTLs, token expiry, ages).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.server.advance_clock(by);
     }
 
     /// A client authenticated by a client certificate for `user` in `groups`, issued by the

@@ -106,7 +106,7 @@ impl Encoder {
     }
 }
 
-fn error_event(error: &ApiError) -> Bytes {
+pub(crate) fn error_event(error: &ApiError) -> Bytes {
     let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": error.status()})).expect("Status serializes");
     line.push(b'\n');
     Bytes::from(line)
