@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod cli;
 pub mod clock;
 pub mod controllers;
 pub mod discovery;

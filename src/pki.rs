@@ -1,7 +1,9 @@
 //! The instance's PKI: a cluster CA, a serving certificate and an admin client certificate,
 //! all ECDSA P-256, issued at start in well under a millisecond, or read back from `--cert-dir`
-//! so that a restart keeps the same CA. Also the rustls server configuration, and reading a
-//! client certificate's subject as a Kubernetes user (CN) and groups (O).
+//! so that a restart keeps the same CA. The serving certificate, the client CA and the
+//! ServiceAccount signing key may instead come from files ([`PkiFiles`]), as kube-apiserver's
+//! flags supply them (envtest does). Also the rustls server configuration, and reading a client
+//! certificate's subject as a Kubernetes user (CN) and groups (O).
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -10,7 +12,7 @@ use rcgen::{
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A certificate and its private key, both PEM.
@@ -71,15 +73,47 @@ impl ServingNames {
     }
 }
 
+/// Key material read from files instead of issued, as kube-apiserver takes it: the serving
+/// certificate and key (`--tls-cert-file`/`--tls-private-key-file`, or `apiserver.crt` and
+/// `apiserver.key` in `--cert-dir`), the CA bundle client certificates are verified against
+/// (`--client-ca-file`) and the ServiceAccount token signing key
+/// (`--service-account-signing-key-file`: PKCS#8 P-256 or RSA, or PKCS#1 RSA).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PkiFiles {
+    /// The serving certificate chain (PEM); needs `serving_key`.
+    pub serving_cert: Option<PathBuf>,
+    /// The serving certificate's private key (PEM); needs `serving_cert`.
+    pub serving_key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+    pub service_account_signing_key: Option<PathBuf>,
+}
+
+impl PkiFiles {
+    /// Whether no file is named (everything is issued).
+    pub fn is_empty(&self) -> bool {
+        self == &PkiFiles::default()
+    }
+}
+
+fn read_pem(path: &Path, what: &str) -> Result<String, PkiError> {
+    std::fs::read_to_string(path).map_err(|e| PkiError(format!("reading {what} {}: {e}", path.display())))
+}
+
 /// The cluster CA with everything issued from it.
 pub struct Pki {
+    /// kubetwin's cluster CA: it issues the serving (unless supplied), admin and user
+    /// certificates.
     pub ca_cert_pem: String,
     ca_key_pem: String,
     issuer: Issuer<'static, KeyPair>,
     pub serving: CertifiedKey,
     pub admin: CertifiedKey,
     /// The ServiceAccount token signing key (P-256, PKCS#8 PEM): `sa.key`, as kubeadm names it.
+    /// A supplied key may be RSA, PKCS#8 or PKCS#1 ([`crate::auth::tokens::TokenSigner::from_pem`]).
     pub service_account_key_pem: String,
+    /// The CAs client certificates are verified against: the cluster CA, plus the supplied
+    /// client CA bundle if any.
+    pub client_ca_pem: String,
 }
 
 impl std::fmt::Debug for Pki {
@@ -126,6 +160,44 @@ impl Pki {
         Self::assemble(ca_cert.pem(), ca_key_pem, issuer, names, [None, None, None])
     }
 
+    /// Issues a fresh PKI, then puts the material `files` names in place of the issued one:
+    /// a supplied serving certificate replaces the issued one, a supplied client CA bundle is
+    /// trusted besides the cluster CA (so certificates from [`Pki::issue_client_cert`] keep
+    /// working), and a supplied signing key replaces `sa.key`. Nothing is written anywhere.
+    ///
+    /// The cluster CA in [`Pki::ca_cert_pem`] does not verify a supplied serving certificate:
+    /// clients need the CA that issued it.
+    pub fn from_files(files: &PkiFiles, names: &ServingNames) -> Result<Pki, PkiError> {
+        let mut pki = Self::generate(names)?;
+        match (&files.serving_cert, &files.serving_key) {
+            (Some(cert), Some(key)) => {
+                let serving = CertifiedKey {
+                    cert_pem: read_pem(cert, "the serving certificate")?,
+                    key_pem: read_pem(key, "the serving key")?,
+                };
+                if CertificateDer::pem_slice_iter(serving.cert_pem.as_bytes()).next().is_none() {
+                    return Err(PkiError(format!("{} holds no PEM certificate", cert.display())));
+                }
+                PrivateKeyDer::from_pem_slice(serving.key_pem.as_bytes())
+                    .map_err(|e| PkiError(format!("reading the serving key {}: {e}", key.display())))?;
+                pki.serving = serving;
+            }
+            (None, None) => {}
+            _ => return Err(PkiError("a serving certificate needs both its certificate and its key file".into())),
+        }
+        if let Some(path) = &files.client_ca {
+            let bundle = read_pem(path, "the client CA bundle")?;
+            if CertificateDer::pem_slice_iter(bundle.as_bytes()).next().is_none() {
+                return Err(PkiError(format!("{} holds no PEM certificate", path.display())));
+            }
+            pki.client_ca_pem = format!("{}\n{}", bundle.trim_end(), pki.ca_cert_pem);
+        }
+        if let Some(path) = &files.service_account_signing_key {
+            pki.service_account_key_pem = read_pem(path, "the service account signing key")?;
+        }
+        Ok(pki)
+    }
+
     /// The ServiceAccount signing key as PKCS#8 DER.
     pub fn service_account_key_der(&self) -> Result<Vec<u8>, PkiError> {
         let key = KeyPair::from_pem(&self.service_account_key_pem).map_err(pki_error("reading sa.key"))?;
@@ -144,6 +216,7 @@ impl Pki {
             None => new_key()?.serialize_pem(),
         };
         let mut pki = Pki {
+            client_ca_pem: ca_cert_pem.clone(),
             ca_cert_pem,
             ca_key_pem,
             issuer,
@@ -254,12 +327,12 @@ impl Pki {
     }
 
     /// A rustls configuration that serves the serving certificate, offers HTTP/2 and HTTP/1.1,
-    /// and verifies client certificates against the CA without requiring one (tokens and
-    /// anonymous requests are authenticated later in the pipeline).
+    /// and verifies client certificates against the client CAs without requiring one (tokens
+    /// and anonymous requests are authenticated later in the pipeline).
     pub fn server_config(&self) -> Result<rustls::ServerConfig, PkiError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(self.ca_cert_pem.as_bytes()) {
+        for cert in CertificateDer::pem_slice_iter(self.client_ca_pem.as_bytes()) {
             let cert = cert.map_err(|e| PkiError(format!("reading the CA: {e}")))?;
             roots.add(cert).map_err(|e| PkiError(format!("trusting the CA: {e}")))?;
         }
@@ -353,5 +426,31 @@ mod tests {
         let der = CertificateDer::from_pem_slice(user.cert_pem.as_bytes()).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
         assert_eq!(cert.issuer().to_string(), "CN=kubetwin-ca");
+    }
+
+    #[test]
+    fn supplied_files_replace_the_serving_certificate_client_ca_and_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let external = Pki::generate(&names()).unwrap();
+        external.write_to(dir.path()).unwrap();
+        let files = PkiFiles {
+            serving_cert: Some(dir.path().join("apiserver.crt")),
+            serving_key: Some(dir.path().join("apiserver.key")),
+            client_ca: Some(dir.path().join("ca.crt")),
+            service_account_signing_key: Some(dir.path().join("sa.key")),
+        };
+        let pki = Pki::from_files(&files, &names()).unwrap();
+        assert_eq!(pki.serving.cert_pem, external.serving.cert_pem);
+        assert_eq!(pki.service_account_key_pem, external.service_account_key_pem);
+        assert_ne!(pki.ca_cert_pem, external.ca_cert_pem, "the cluster CA is still kubetwin's own");
+        assert!(pki.client_ca_pem.contains(&external.ca_cert_pem) && pki.client_ca_pem.contains(&pki.ca_cert_pem));
+        assert_eq!(CertificateDer::pem_slice_iter(pki.client_ca_pem.as_bytes()).count(), 2);
+        assert!(pki.server_config().is_ok());
+        assert!(PkiFiles::default().is_empty() && !files.is_empty());
+
+        let half = PkiFiles { serving_key: None, ..files.clone() };
+        assert!(Pki::from_files(&half, &names()).unwrap_err().0.contains("both"));
+        let missing = PkiFiles { client_ca: Some(dir.path().join("nope.crt")), ..PkiFiles::default() };
+        assert!(Pki::from_files(&missing, &names()).unwrap_err().0.contains("nope.crt"));
     }
 }

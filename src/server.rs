@@ -3,7 +3,7 @@
 
 use crate::clock::{Clock, FixedClock, IdSource, RandomIds, SeededIds, SystemClock};
 use crate::instance::{Instance, InstanceConfig};
-use crate::pki::{Pki, ServingNames};
+use crate::pki::{Pki, PkiFiles, ServingNames};
 use base64::Engine;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -18,6 +18,13 @@ pub struct ServerConfig {
     pub secure_port: u16,
     /// Where the PKI lives; a fresh temporary directory when `None`.
     pub cert_dir: Option<PathBuf>,
+    /// Key material supplied from files (kube-apiserver's `--tls-cert-file`,
+    /// `--client-ca-file`, `--service-account-signing-key-file`). When any is named, the PKI
+    /// is built by [`Pki::from_files`] and nothing is read from or written to `cert_dir`.
+    pub pki_files: PkiFiles,
+    /// The address the `kubernetes` Service's endpoints name (`--advertise-address`); the
+    /// bind address (or 127.0.0.1 when it is unspecified) when `None`.
+    pub advertise_address: Option<IpAddr>,
     pub instance: InstanceConfig,
     /// A seed makes UIDs, generated names and the clock deterministic.
     pub deterministic_seed: Option<u64>,
@@ -29,6 +36,8 @@ impl Default for ServerConfig {
             bind_address: IpAddr::from([127, 0, 0, 1]),
             secure_port: 6443,
             cert_dir: None,
+            pki_files: PkiFiles::default(),
+            advertise_address: None,
             instance: InstanceConfig::default(),
             deterministic_seed: None,
         }
@@ -80,11 +89,20 @@ impl Server {
             }
         };
         let first_service_ip = IpAddr::V4(config.instance.service_cluster_ip_range.first());
-        let extra = [config.bind_address].into_iter().filter(|ip| !ip.is_unspecified()).collect::<Vec<_>>();
+        let extra = [Some(config.bind_address), config.advertise_address]
+            .into_iter()
+            .flatten()
+            .filter(|ip| !ip.is_unspecified())
+            .collect::<Vec<_>>();
         let names = ServingNames::standard(first_service_ip, &extra);
-        let pki =
-            if config.cert_dir.is_some() { Pki::load_or_generate(&cert_dir, &names) } else { Pki::generate(&names) }
-                .map_err(|e| StartError(e.to_string()))?;
+        let pki = if !config.pki_files.is_empty() {
+            Pki::from_files(&config.pki_files, &names)
+        } else if config.cert_dir.is_some() {
+            Pki::load_or_generate(&cert_dir, &names)
+        } else {
+            Pki::generate(&names)
+        }
+        .map_err(|e| StartError(e.to_string()))?;
         let tls = pki.server_config().map_err(|e| StartError(e.to_string()))?;
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.bind_address, config.secure_port))
             .await
@@ -99,14 +117,17 @@ impl Server {
         };
         let instance = Arc::new(Instance::new(config.instance.clone(), clock, ids));
         let auth = &config.instance.auth;
-        let der = pki.service_account_key_der().map_err(|e| StartError(e.to_string()))?;
-        let signer = crate::auth::tokens::TokenSigner::from_pkcs8(&der, &auth.issuer, auth.audiences.clone())
-            .map_err(StartError)?;
+        let signer = crate::auth::tokens::TokenSigner::from_pem(
+            &pki.service_account_key_pem,
+            &auth.issuer,
+            auth.audiences.clone(),
+        )
+        .map_err(StartError)?;
         let _ = instance.auth.signer.set(signer);
         let _ = instance.auth.ca_bundle.set(pki.ca_cert_pem.clone());
-        let advertise = if address.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { address.ip() };
-        let _ = instance.address.set(format!("{advertise}:{}", address.port()));
-        crate::bootstrap::run(&instance, advertise, address.port())
+        let reachable = if address.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { address.ip() };
+        let _ = instance.address.set(format!("{reachable}:{}", address.port()));
+        crate::bootstrap::run(&instance, config.advertise_address.unwrap_or(reachable), address.port())
             .map_err(|e| StartError(format!("creating the bootstrap objects: {e}")))?;
         let controllers = crate::controllers::Controllers::start(&instance);
         let (shutdown, shutdown_signal) = watch::channel(false);

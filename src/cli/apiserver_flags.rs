@@ -1,0 +1,397 @@
+//! kube-apiserver's command line, as far as kubetwin stands in for it: the flags
+//! controller-runtime's envtest passes (and a few more a test suite plausibly adds), parsed the
+//! way Go's pflag parses them (`--name=value`, `--name value`, bare `--bool`, `-v`), and turned
+//! into a [`ServerConfig`]. Flags that mean nothing in memory (`--etcd-*`, `--insecure-port`,
+//! `--insecure-bind-address`) are accepted and reported as ignored; any other flag is an error
+//! that names it. `--help` deliberately lists no `--insecure-port`, so envtest (which probes the
+//! help text) treats kubetwin as a kube-apiserver of 1.24 or later.
+
+use crate::auth::authorize::AuthorizationMode;
+use crate::auth::{AuthConfig, authenticate, tokens};
+use crate::instance::InstanceConfig;
+use crate::pki::PkiFiles;
+use crate::registry::allocators::{Cidr, PortAllocator};
+use crate::server::ServerConfig;
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// One flag kubetwin's kube-apiserver understands: its name, its value's type (`None` for a
+/// boolean) and its help.
+struct Flag {
+    name: &'static str,
+    value: Option<&'static str>,
+    help: &'static str,
+}
+
+const fn flag(name: &'static str, value: Option<&'static str>, help: &'static str) -> Flag {
+    Flag { name, value, help }
+}
+
+const FLAGS: &[Flag] = &[
+    flag("advertise-address", Some("ip"), "The address the kubernetes Service's endpoints name."),
+    flag("allow-privileged", None, "Accepted; kubetwin runs no containers, privileged or not."),
+    flag("anonymous-auth", None, "Let requests no authenticator claims in as system:anonymous. (default true)"),
+    flag("api-audiences", Some("strings"), "Audiences a ServiceAccount token must name one of. (default: the issuer)"),
+    flag(
+        "authorization-mode",
+        Some("strings"),
+        "Ordered authorizers: AlwaysAllow, AlwaysDeny, RBAC. (default AlwaysAllow)",
+    ),
+    flag("bind-address", Some("ip"), "The address to serve HTTPS on. (default 127.0.0.1)"),
+    flag("cert-dir", Some("string"), "Where apiserver.crt and apiserver.key are read from, or kubetwin's PKI is kept."),
+    flag("client-ca-file", Some("string"), "CA bundle client certificates are verified against."),
+    flag("disable-admission-plugins", Some("strings"), "Admission plugins to turn off (ServiceAccount)."),
+    flag(
+        "enable-admission-plugins",
+        Some("strings"),
+        "Admission plugins to turn on (ServiceAccount; others are ignored).",
+    ),
+    flag("help", None, "Show this help."),
+    flag("secure-port", Some("int"), "The port to serve HTTPS on; 0 picks a free one. (default 6443)"),
+    flag("service-account-issuer", Some("strings"), "The issuer of ServiceAccount tokens; the first one signs."),
+    flag("service-account-key-file", Some("strings"), "Accepted; tokens verify with the signing key's public key."),
+    flag(
+        "service-account-signing-key-file",
+        Some("string"),
+        "PEM key ServiceAccount tokens are signed with (P-256 or RSA).",
+    ),
+    flag("service-cluster-ip-range", Some("string"), "The range Service ClusterIPs come from. (default 10.0.0.0/24)"),
+    flag("service-node-port-range", Some("portRange"), "The range NodePorts come from. (default 30000-32767)"),
+    flag("tls-cert-file", Some("string"), "Serving certificate chain (PEM); needs --tls-private-key-file."),
+    flag("tls-private-key-file", Some("string"), "The serving certificate's key (PEM)."),
+    flag("token-auth-file", Some("string"), "Static bearer tokens: token,user,uid[,\"group1,group2\"] per line."),
+    flag("v", Some("Level"), "Log verbosity: 4 and up logs debug, 6 and up trace."),
+    flag("version", None, "Print the version and exit."),
+];
+
+/// Flags accepted for compatibility and ignored: storage and insecure serving do not exist here.
+fn is_ignored(name: &str) -> bool {
+    name.starts_with("etcd-") || name == "insecure-port" || name == "insecure-bind-address"
+}
+
+/// A parsed kube-apiserver command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiserverFlags {
+    pub help: bool,
+    pub version: bool,
+    pub verbosity: u8,
+    pub advertise_address: Option<IpAddr>,
+    pub bind_address: IpAddr,
+    pub secure_port: u16,
+    pub cert_dir: Option<PathBuf>,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_private_key_file: Option<PathBuf>,
+    pub client_ca_file: Option<PathBuf>,
+    pub service_account_signing_key_file: Option<PathBuf>,
+    pub service_account_key_files: Vec<PathBuf>,
+    pub service_account_issuers: Vec<String>,
+    pub api_audiences: Vec<String>,
+    pub authorization_modes: Vec<AuthorizationMode>,
+    pub anonymous_auth: bool,
+    pub token_auth_file: Option<PathBuf>,
+    pub service_account_admission: bool,
+    pub allow_privileged: bool,
+    pub service_cluster_ip_range: String,
+    pub service_node_port_range: String,
+    /// What was accepted but means nothing here, as given (`--etcd-servers`, `--insecure-port`,
+    /// other admission plugins, the Node authorizer).
+    pub ignored: Vec<String>,
+}
+
+impl Default for ApiserverFlags {
+    fn default() -> Self {
+        ApiserverFlags {
+            help: false,
+            version: false,
+            verbosity: 0,
+            advertise_address: None,
+            bind_address: IpAddr::from([127, 0, 0, 1]),
+            secure_port: 6443,
+            cert_dir: None,
+            tls_cert_file: None,
+            tls_private_key_file: None,
+            client_ca_file: None,
+            service_account_signing_key_file: None,
+            service_account_key_files: Vec::new(),
+            service_account_issuers: Vec::new(),
+            api_audiences: Vec::new(),
+            authorization_modes: Vec::new(),
+            anonymous_auth: true,
+            token_auth_file: None,
+            service_account_admission: true,
+            allow_privileged: false,
+            service_cluster_ip_range: "10.0.0.0/24".into(),
+            service_node_port_range: "30000-32767".into(),
+            ignored: Vec::new(),
+        }
+    }
+}
+
+fn parse_bool(name: &str, text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("invalid argument {text:?} for \"--{name}\" flag: not a boolean")),
+    }
+}
+
+fn list(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(String::from)
+}
+
+impl ApiserverFlags {
+    /// Parses kube-apiserver's arguments (without argv[0]).
+    pub fn parse(args: &[OsString]) -> Result<ApiserverFlags, String> {
+        let mut flags = ApiserverFlags::default();
+        let mut args = args.iter().map(|arg| arg.to_str().ok_or_else(|| format!("argument {arg:?} is not UTF-8")));
+        while let Some(arg) = args.next() {
+            let arg = arg?;
+            let name_and_value = match (arg.strip_prefix("--"), arg.strip_prefix('-')) {
+                (Some(""), _) => return Err("positional arguments are not accepted (after `--`)".into()),
+                (Some(long), _) => long,
+                (None, Some("v")) => "v",
+                (None, Some("h")) => "help",
+                (None, Some(short)) if short.starts_with("v=") => short,
+                (None, Some(short)) => return Err(format!("unknown shorthand flag: -{short}")),
+                (None, None) => return Err(format!("unexpected argument {arg:?}: kube-apiserver takes only flags")),
+            };
+            let (name, inline) = match name_and_value.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (name_and_value, None),
+            };
+            if is_ignored(name) {
+                if inline.is_none() {
+                    args.next().transpose()?;
+                }
+                flags.ignored.push(format!("--{name}"));
+                continue;
+            }
+            let Some(known) = FLAGS.iter().find(|flag| flag.name == name) else {
+                return Err(format!("unknown flag: --{name}"));
+            };
+            let value = match (known.value, inline) {
+                (_, Some(value)) => value.to_string(),
+                (None, None) => "true".to_string(),
+                (Some(_), None) => {
+                    args.next().transpose()?.ok_or_else(|| format!("flag needs an argument: --{name}"))?.into()
+                }
+            };
+            flags.set(name, &value)?;
+        }
+        Ok(flags)
+    }
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let invalid = |e: &dyn std::fmt::Display| format!("invalid argument {value:?} for \"--{name}\" flag: {e}");
+        match name {
+            "advertise-address" => self.advertise_address = Some(value.parse().map_err(|e| invalid(&e))?),
+            "allow-privileged" => self.allow_privileged = parse_bool(name, value)?,
+            "anonymous-auth" => self.anonymous_auth = parse_bool(name, value)?,
+            "api-audiences" => self.api_audiences.extend(list(value)),
+            "authorization-mode" => {
+                for mode in list(value) {
+                    match mode.as_str() {
+                        "Node" => self.ignored.push("--authorization-mode=Node".into()),
+                        other => {
+                            self.authorization_modes.push(AuthorizationMode::parse(other).map_err(|e| invalid(&e))?)
+                        }
+                    }
+                }
+            }
+            "bind-address" => self.bind_address = value.parse().map_err(|e| invalid(&e))?,
+            "cert-dir" => self.cert_dir = Some(value.into()),
+            "client-ca-file" => self.client_ca_file = Some(value.into()),
+            "disable-admission-plugins" | "enable-admission-plugins" => {
+                let enable = name == "enable-admission-plugins";
+                for plugin in list(value) {
+                    match plugin.as_str() {
+                        // Disabling wins, whatever the order, as kube-apiserver refuses both.
+                        "ServiceAccount" => self.service_account_admission = enable && self.service_account_admission,
+                        _ => self.ignored.push(format!("--{name}={plugin}")),
+                    }
+                }
+            }
+            "help" => self.help = parse_bool(name, value)?,
+            "secure-port" => self.secure_port = value.parse().map_err(|e| invalid(&e))?,
+            "service-account-issuer" => self.service_account_issuers.push(value.into()),
+            "service-account-key-file" => self.service_account_key_files.push(value.into()),
+            "service-account-signing-key-file" => self.service_account_signing_key_file = Some(value.into()),
+            "service-cluster-ip-range" => self.service_cluster_ip_range = value.into(),
+            "service-node-port-range" => self.service_node_port_range = value.into(),
+            "tls-cert-file" => self.tls_cert_file = Some(value.into()),
+            "tls-private-key-file" => self.tls_private_key_file = Some(value.into()),
+            "token-auth-file" => self.token_auth_file = Some(value.into()),
+            "v" => self.verbosity = value.parse().map_err(|e| invalid(&e))?,
+            "version" => self.version = parse_bool(name, value)?,
+            other => unreachable!("--{other} is in FLAGS but not handled"),
+        }
+        Ok(())
+    }
+
+    /// The server these flags describe. The serving certificate comes from
+    /// `--tls-cert-file`/`--tls-private-key-file`, else from `apiserver.crt`/`apiserver.key` in
+    /// `--cert-dir` when both are there (envtest writes them); with no file supplied at all,
+    /// kubetwin's own PKI is kept in `--cert-dir`.
+    pub fn server_config(&self) -> Result<ServerConfig, String> {
+        let (serving_cert, serving_key) = match (&self.tls_cert_file, &self.tls_private_key_file, &self.cert_dir) {
+            (Some(cert), Some(key), _) => (Some(cert.clone()), Some(key.clone())),
+            (None, None, Some(dir)) if dir.join("apiserver.crt").is_file() && dir.join("apiserver.key").is_file() => {
+                (Some(dir.join("apiserver.crt")), Some(dir.join("apiserver.key")))
+            }
+            (None, None, _) => (None, None),
+            _ => return Err("--tls-cert-file and --tls-private-key-file must be given together".into()),
+        };
+        let pki_files = PkiFiles {
+            serving_cert,
+            serving_key,
+            client_ca: self.client_ca_file.clone(),
+            service_account_signing_key: self.service_account_signing_key_file.clone(),
+        };
+        let first_range = self.service_cluster_ip_range.split(',').next().unwrap_or_default();
+        let service_cluster_ip_range =
+            Cidr::parse(first_range).map_err(|e| format!("--service-cluster-ip-range: {e}"))?;
+        let service_node_port_range = PortAllocator::parse_range(&self.service_node_port_range)
+            .map_err(|e| format!("--service-node-port-range: {e}"))?;
+        let static_tokens = match &self.token_auth_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--token-auth-file: reading {}: {e}", path.display()))?;
+                authenticate::parse_token_file(&text).map_err(|e| format!("--token-auth-file: {e}"))?
+            }
+            None => Vec::new(),
+        };
+        let authorization_modes = match self.authorization_modes.is_empty() {
+            true => vec![AuthorizationMode::AlwaysAllow],
+            false => self.authorization_modes.clone(),
+        };
+        let auth = AuthConfig {
+            authorization_modes,
+            anonymous: self.anonymous_auth,
+            static_tokens,
+            issuer: self.service_account_issuers.first().cloned().unwrap_or_else(|| tokens::DEFAULT_ISSUER.into()),
+            audiences: self.api_audiences.clone(),
+            service_account_admission: self.service_account_admission,
+        };
+        Ok(ServerConfig {
+            bind_address: self.bind_address,
+            secure_port: self.secure_port,
+            cert_dir: if pki_files.is_empty() { self.cert_dir.clone() } else { None },
+            pki_files,
+            advertise_address: self.advertise_address,
+            instance: InstanceConfig {
+                service_cluster_ip_range,
+                service_node_port_range,
+                auth,
+                ..InstanceConfig::default()
+            },
+            deterministic_seed: None,
+        })
+    }
+}
+
+/// `kube-apiserver --help`, in pflag's layout (envtest greps it for flags).
+pub fn help() -> String {
+    let mut text = String::from(
+        "kubetwin standing in for kube-apiserver: the Kubernetes API, in memory, over HTTPS.\n\nUsage:\n  kube-apiserver [flags]\n\nFlags:\n",
+    );
+    for flag in FLAGS {
+        let head = match (flag.name, flag.value) {
+            ("v", value) => format!("  -v, --v {}", value.unwrap_or_default()),
+            ("help", _) => "  -h, --help".to_string(),
+            (name, Some(value)) => format!("      --{name} {value}"),
+            (name, None) => format!("      --{name}"),
+        };
+        text.push_str(&format!("{head:<48} {}\n", flag.help));
+    }
+    text.push_str(
+        "\nAlso accepted and ignored, as nothing in memory needs them: etcd-*, insecure-port, insecure-bind-address.\n",
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ApiserverFlags, String> {
+        ApiserverFlags::parse(&args.iter().map(OsString::from).collect::<Vec<_>>())
+    }
+
+    /// What envtest (controller-runtime 0.2x) passes, sorted as it renders them.
+    const ENVTEST: &[&str] = &[
+        "--allow-privileged=true",
+        "--authorization-mode=RBAC",
+        "--bind-address=127.0.0.1",
+        "--cert-dir=/tmp/k8s_test_framework_1",
+        "--client-ca-file=/tmp/k8s_test_framework_1/client-cert-auth-ca.crt",
+        "--disable-admission-plugins=ServiceAccount",
+        "--etcd-servers=http://127.0.0.1:40001",
+        "--secure-port=40002",
+        "--service-account-issuer=https://127.0.0.1:40002/",
+        "--service-account-key-file=/tmp/k8s_test_framework_1/sa-signer.crt",
+        "--service-account-signing-key-file=/tmp/k8s_test_framework_1/sa-signer.key",
+        "--service-cluster-ip-range=10.0.0.0/24",
+    ];
+
+    #[test]
+    fn envtest_arguments_parse() {
+        let flags = parse(ENVTEST).unwrap();
+        assert_eq!(flags.secure_port, 40002);
+        assert_eq!(flags.authorization_modes, [AuthorizationMode::Rbac]);
+        assert!(!flags.service_account_admission && flags.allow_privileged);
+        assert_eq!(flags.service_account_issuers, ["https://127.0.0.1:40002/"]);
+        assert_eq!(flags.ignored, ["--etcd-servers"]);
+        let config = flags.server_config().unwrap();
+        assert_eq!(config.pki_files.client_ca, Some("/tmp/k8s_test_framework_1/client-cert-auth-ca.crt".into()));
+        assert_eq!(config.pki_files.serving_cert, None, "no apiserver.crt in a directory that does not exist");
+        assert_eq!(config.cert_dir, None, "supplied files keep kubetwin's PKI out of the cert dir");
+        assert!(!config.instance.auth.service_account_admission);
+        assert_eq!(config.instance.auth.issuer, "https://127.0.0.1:40002/");
+        assert_eq!(config.instance.service_cluster_ip_range.first().to_string(), "10.0.0.1");
+    }
+
+    #[test]
+    fn pflag_forms_are_understood() {
+        let flags = parse(&[
+            "--secure-port",
+            "7443",
+            "-v=4",
+            "--anonymous-auth=false",
+            "--insecure-port",
+            "0",
+            "--authorization-mode=Node,RBAC",
+            "--advertise-address=10.1.2.3",
+            "--help",
+        ])
+        .unwrap();
+        assert_eq!((flags.secure_port, flags.verbosity, flags.anonymous_auth, flags.help), (7443, 4, false, true));
+        assert_eq!(flags.ignored, ["--insecure-port", "--authorization-mode=Node"]);
+        assert_eq!(flags.advertise_address, Some(IpAddr::from([10, 1, 2, 3])));
+        assert_eq!(parse(&["-v", "2"]).unwrap().verbosity, 2);
+        assert_eq!(
+            parse(&[]).unwrap().server_config().unwrap().instance.auth.authorization_modes,
+            [AuthorizationMode::AlwaysAllow]
+        );
+    }
+
+    #[test]
+    fn bad_flags_are_named() {
+        assert_eq!(parse(&["--feature-gates=Foo=true"]).unwrap_err(), "unknown flag: --feature-gates");
+        assert!(parse(&["--secure-port=http"]).unwrap_err().contains("--secure-port"));
+        assert!(parse(&["--cert-dir"]).unwrap_err().contains("--cert-dir"));
+        assert!(parse(&["--authorization-mode=Webhook"]).unwrap_err().contains("Webhook"));
+        assert!(parse(&["serve"]).unwrap_err().contains("serve"));
+        assert!(parse(&["--tls-cert-file=a"]).unwrap().server_config().unwrap_err().contains("--tls-private-key-file"));
+    }
+
+    #[test]
+    fn help_lists_every_flag_but_not_insecure_port() {
+        let help = help();
+        for flag in FLAGS {
+            assert!(help.contains(&format!("--{} ", flag.name)), "--{} is missing from\n{help}", flag.name);
+        }
+        assert!(!help.lines().any(|line| line.trim_start().starts_with("--insecure-port")));
+        assert!(help.lines().any(|line| line.trim_start().starts_with("--secure-port int")));
+    }
+}

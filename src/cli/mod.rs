@@ -1,0 +1,209 @@
+//! The `kubetwin` command line. `kubetwin` and `kubetwin serve` start the sandbox server, print
+//! one ready line on stdout and write an admin kubeconfig; `kubetwin exec -- CMD` runs a command
+//! against a server that lives exactly as long as it ([`exec`]); `kubetwin install-envtest-assets
+//! DIR` sets kubetwin up as controller-runtime envtest's `kube-apiserver` and `etcd`
+//! ([`envtest`]). The binary is multi-call: started under the name `kube-apiserver` or `etcd`
+//! it behaves as those. Logs go to stderr.
+
+pub mod apiserver_flags;
+pub mod envtest;
+pub mod exec;
+
+use crate::instance::InstanceConfig;
+use crate::registry::allocators::{Cidr, PortAllocator};
+use crate::server::{Server, ServerConfig};
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubetwin",
+    version,
+    about = "A Kubernetes API server that runs entirely in memory",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServerFlags,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the Kubernetes API over HTTPS (the default).
+    Serve(ServerFlags),
+    /// Start a server on a free port, run COMMAND with KUBECONFIG (and KUBETWIN_URL) pointing at
+    /// it, stop the server and exit with the command's exit code.
+    #[command(override_usage = "kubetwin exec [OPTIONS] -- <COMMAND>...")]
+    Exec(exec::ExecArgs),
+    /// Write `kube-apiserver` and `etcd` (and `kubectl`, if one is on PATH) into DIR, for
+    /// `KUBEBUILDER_ASSETS=DIR go test ./...` with controller-runtime's envtest.
+    InstallEnvtestAssets(envtest::InstallArgs),
+}
+
+/// The flags `serve` and `exec` share: how the server listens and what it is configured with.
+#[derive(Args, Debug, Clone)]
+pub struct ServerFlags {
+    /// The port to serve HTTPS on; 0 picks a free port [default: 6443; for exec: 0].
+    #[arg(long)]
+    pub secure_port: Option<u16>,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_address: IpAddr,
+    /// Where to write the admin kubeconfig once the server is ready [default:
+    /// ./kubetwin.kubeconfig; for exec: a temporary file, removed afterwards].
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Where the PKI is kept; PEMs already there are reused. Default: a fresh temporary directory.
+    #[arg(long)]
+    pub cert_dir: Option<PathBuf>,
+    /// The range Service ClusterIPs come from.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    pub service_cluster_ip_range: String,
+    /// The range NodePorts come from.
+    #[arg(long, default_value = "30000-32767")]
+    pub service_node_port_range: String,
+    /// Log more (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl ServerFlags {
+    /// The server configuration these flags describe; `default_port` applies when
+    /// `--secure-port` is not given.
+    pub fn server_config(&self, default_port: u16) -> Result<ServerConfig, String> {
+        let service_cluster_ip_range =
+            Cidr::parse(&self.service_cluster_ip_range).map_err(|e| format!("--service-cluster-ip-range: {e}"))?;
+        let service_node_port_range = PortAllocator::parse_range(&self.service_node_port_range)
+            .map_err(|e| format!("--service-node-port-range: {e}"))?;
+        Ok(ServerConfig {
+            bind_address: self.bind_address,
+            secure_port: self.secure_port.unwrap_or(default_port),
+            cert_dir: self.cert_dir.clone(),
+            instance: InstanceConfig { service_cluster_ip_range, service_node_port_range, ..InstanceConfig::default() },
+            ..ServerConfig::default()
+        })
+    }
+}
+
+/// Sends tracing output to stderr: `base` at verbosity 0, then debug, then trace.
+/// `KUBETWIN_LOG` overrides it.
+pub(crate) fn init_logging(base: &str, verbosity: u8) {
+    let default = match verbosity {
+        0 => format!("kubetwin={base}"),
+        1 => "kubetwin=debug".to_string(),
+        _ => "kubetwin=trace".to_string(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KUBETWIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Waits for SIGINT or SIGTERM (Ctrl-C elsewhere).
+pub(crate) async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("starting the tokio runtime")
+}
+
+async fn serve(flags: ServerFlags) -> Result<(), String> {
+    let config = flags.server_config(6443)?;
+    let server = Server::start(config).await.map_err(|e| e.to_string())?;
+    let path = flags.kubeconfig.clone().unwrap_or_else(|| PathBuf::from("./kubetwin.kubeconfig"));
+    server.write_kubeconfig(&path).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let kubeconfig = std::fs::canonicalize(&path).unwrap_or(path);
+    println!("kubetwin ready: {} kubeconfig={}", server.url(), kubeconfig.display());
+    tracing::info!(url = %server.url(), cert_dir = %server.cert_dir().display(), "serving");
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// The program a multi-call invocation stands in for, from argv[0]'s file name.
+fn personality(argv0: &OsString) -> Option<&'static str> {
+    let name = Path::new(argv0).file_name()?.to_string_lossy();
+    let name = name.strip_suffix(".exe").unwrap_or(&name);
+    ["kube-apiserver", "etcd"].into_iter().find(|known| *known == name)
+}
+
+/// The binary's entry point.
+pub fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    match personality(&argv0) {
+        Some("kube-apiserver") => return envtest::kube_apiserver_main(args.collect()),
+        Some(_) => return envtest::etcd_main(args.collect()),
+        None => {}
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Exec(exec_args)) => return exec::main(exec_args),
+        Some(Command::InstallEnvtestAssets(install)) => envtest::install(&install),
+        Some(Command::Serve(flags)) => run_serve(flags),
+        None => run_serve(cli.serve),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kubetwin: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_serve(flags: ServerFlags) -> Result<(), String> {
+    init_logging("info", flags.verbose);
+    runtime().block_on(serve(flags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn argv0_picks_the_personality() {
+        assert_eq!(personality(&"/tmp/assets/kube-apiserver".into()), Some("kube-apiserver"));
+        assert_eq!(personality(&"etcd".into()), Some("etcd"));
+        assert_eq!(personality(&"./target/debug/kubetwin".into()), None);
+    }
+
+    #[test]
+    fn serve_and_exec_share_the_server_flags() {
+        let cli = Cli::try_parse_from(["kubetwin", "exec", "--service-cluster-ip-range", "10.5.0.0/16", "--", "true"])
+            .unwrap();
+        let Some(Command::Exec(exec)) = cli.command else { panic!("exec parses") };
+        let config = exec.server.server_config(0).unwrap();
+        assert_eq!(
+            (config.secure_port, config.instance.service_cluster_ip_range.first().to_string()),
+            (0, "10.5.0.1".into())
+        );
+        let cli = Cli::try_parse_from(["kubetwin", "serve", "--secure-port", "7000"]).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else { panic!("serve parses") };
+        assert_eq!(serve.server_config(6443).unwrap().secure_port, 7000);
+        let cli = Cli::try_parse_from(["kubetwin"]).unwrap();
+        assert_eq!(cli.serve.server_config(6443).unwrap().secure_port, 6443);
+    }
+}
