@@ -22,6 +22,9 @@ pub struct ServerConfig {
     /// `--client-ca-file`, `--service-account-signing-key-file`). When any is named, the PKI
     /// is built by [`Pki::from_files`] and nothing is read from or written to `cert_dir`.
     pub pki_files: PkiFiles,
+    /// A PKI to serve with instead of issuing one (the test harness shares one per process;
+    /// its serving certificate must cover `bind_address`).
+    pub shared_pki: Option<Arc<Pki>>,
     /// The address the `kubernetes` Service's endpoints name (`--advertise-address`); the
     /// bind address (or 127.0.0.1 when it is unspecified) when `None`.
     pub advertise_address: Option<IpAddr>,
@@ -37,6 +40,7 @@ impl Default for ServerConfig {
             secure_port: 6443,
             cert_dir: None,
             pki_files: PkiFiles::default(),
+            shared_pki: None,
             advertise_address: None,
             instance: InstanceConfig::default(),
             deterministic_seed: None,
@@ -95,14 +99,16 @@ impl Server {
             .filter(|ip| !ip.is_unspecified())
             .collect::<Vec<_>>();
         let names = ServingNames::standard(first_service_ip, &extra);
-        let pki = if !config.pki_files.is_empty() {
-            Pki::from_files(&config.pki_files, &names)
-        } else if config.cert_dir.is_some() {
-            Pki::load_or_generate(&cert_dir, &names)
-        } else {
-            Pki::generate(&names)
-        }
-        .map_err(|e| StartError(e.to_string()))?;
+        let pki = match &config.shared_pki {
+            Some(shared) => shared.clone(),
+            None if !config.pki_files.is_empty() => {
+                Arc::new(Pki::from_files(&config.pki_files, &names).map_err(|e| StartError(e.to_string()))?)
+            }
+            None if config.cert_dir.is_some() => {
+                Arc::new(Pki::load_or_generate(&cert_dir, &names).map_err(|e| StartError(e.to_string()))?)
+            }
+            None => Arc::new(Pki::generate(&names).map_err(|e| StartError(e.to_string()))?),
+        };
         let tls = pki.server_config().map_err(|e| StartError(e.to_string()))?;
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.bind_address, config.secure_port))
             .await
@@ -127,15 +133,20 @@ impl Server {
         let _ = instance.auth.ca_bundle.set(pki.ca_cert_pem.clone());
         let reachable = if address.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { address.ip() };
         let _ = instance.address.set(format!("{reachable}:{}", address.port()));
-        crate::bootstrap::run(&instance, config.advertise_address.unwrap_or(reachable), address.port())
-            .map_err(|e| StartError(format!("creating the bootstrap objects: {e}")))?;
+        crate::bootstrap::run(
+            &instance,
+            config.advertise_address.unwrap_or(reachable),
+            address.port(),
+            config.deterministic_seed.is_some(),
+        )
+        .map_err(|e| StartError(format!("creating the bootstrap objects: {e}")))?;
         let controllers = crate::controllers::Controllers::start(&instance);
         let (shutdown, shutdown_signal) = watch::channel(false);
         let routes = crate::http::routes(instance.clone());
         let task = tokio::spawn(crate::http::tls::serve(listener, Arc::new(tls), routes, shutdown_signal));
         Ok(Server {
             instance,
-            pki: Arc::new(pki),
+            pki,
             address,
             shutdown,
             task: Some(task),

@@ -21,7 +21,7 @@ pub struct TestServerBuilder {
 impl Default for TestServerBuilder {
     fn default() -> Self {
         TestServerBuilder {
-            config: ServerConfig { secure_port: 0, ..ServerConfig::default() },
+            config: ServerConfig { secure_port: 0, shared_pki: crate::shared_pki().ok(), ..ServerConfig::default() },
             crd_paths: Vec::new(),
             manifest_paths: Vec::new(),
             objects: Vec::new(),

@@ -33,6 +33,18 @@ use std::path::Path;
 /// Why a test server could not start.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The PKI every harness server in this process serves with.
+fn shared_pki() -> Result<std::sync::Arc<kubetwin::pki::Pki>, Error> {
+    static SHARED: std::sync::OnceLock<std::sync::Arc<kubetwin::pki::Pki>> = std::sync::OnceLock::new();
+    if let Some(pki) = SHARED.get() {
+        return Ok(pki.clone());
+    }
+    let first_service_ip = ServerConfig::default().instance.service_cluster_ip_range.first();
+    let names = kubetwin::pki::ServingNames::standard(std::net::IpAddr::V4(first_service_ip), &[]);
+    let pki = std::sync::Arc::new(kubetwin::pki::Pki::generate(&names)?);
+    Ok(SHARED.get_or_init(|| pki).clone())
+}
+
 async fn config_from(kubeconfig: &str) -> Result<kube::Config, Error> {
     let parsed = kube::config::Kubeconfig::from_yaml(kubeconfig)?;
     Ok(kube::Config::from_custom_kubeconfig(parsed, &kube::config::KubeConfigOptions::default()).await?)
@@ -55,9 +67,11 @@ impl std::fmt::Debug for TestServer {
 }
 
 impl TestServer {
-    /// Starts a server on a free loopback port with a fresh PKI.
+    /// Starts a server on a free loopback port. Servers in one process share one PKI (a CA,
+    /// serving and admin certificates issued once); nothing else is shared.
     pub async fn start() -> Result<TestServer, Error> {
-        Self::start_with(ServerConfig { secure_port: 0, ..ServerConfig::default() }).await
+        Self::start_with(ServerConfig { secure_port: 0, shared_pki: Some(shared_pki()?), ..ServerConfig::default() })
+            .await
     }
 
     /// A builder for a server with CRDs, objects, another authorizer or a deterministic clock.

@@ -286,6 +286,7 @@ impl ApiserverFlags {
                 ..InstanceConfig::default()
             },
             deterministic_seed: None,
+            shared_pki: None,
         })
     }
 }
