@@ -177,14 +177,20 @@ fn definitions_by_gvk(definitions: &Value) -> BTreeMap<(String, String, String),
 }
 
 fn strip_descriptions(value: &Value) -> Value {
+    strip_descriptions_in(value, false)
+}
+
+/// Drops `description` keywords, but not properties named `description` (JSONSchemaProps has
+/// one): the keys of a `properties` map are field names.
+fn strip_descriptions_in(value: &Value, property_names: bool) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
-                .filter(|(key, _)| key.as_str() != "description")
-                .map(|(key, value)| (key.clone(), strip_descriptions(value)))
+                .filter(|(key, _)| property_names || key.as_str() != "description")
+                .map(|(key, value)| (key.clone(), strip_descriptions_in(value, !property_names && key == "properties")))
                 .collect::<Map<_, _>>(),
         ),
-        Value::Array(items) => Value::Array(items.iter().map(strip_descriptions).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(|item| strip_descriptions_in(item, false)).collect()),
         other => other.clone(),
     }
 }

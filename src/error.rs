@@ -120,7 +120,11 @@ pub enum FieldErrorKind {
     Forbidden,
     Duplicate(Value),
     NotSupported(Value, Vec<String>),
+    /// The value is kept for the cause but left out of the message, as kube-apiserver does.
     TooLong(Value),
+    TooMany(Value),
+    /// A value of the wrong JSON type for its schema (`FieldValueTypeInvalid`).
+    TypeInvalid(Value),
 }
 
 impl FieldError {
@@ -142,6 +146,8 @@ impl FieldError {
             FieldErrorKind::Duplicate(_) => "FieldValueDuplicate",
             FieldErrorKind::NotSupported(..) => "FieldValueNotSupported",
             FieldErrorKind::TooLong(_) => "FieldValueTooLong",
+            FieldErrorKind::TooMany(_) => "FieldValueTooMany",
+            FieldErrorKind::TypeInvalid(_) => "FieldValueTypeInvalid",
         }
     }
 
@@ -155,7 +161,9 @@ impl FieldError {
             FieldErrorKind::Forbidden => with_detail("Forbidden".into()),
             FieldErrorKind::Invalid(value) => with_detail(format!("Invalid value: {}", render_value(value))),
             FieldErrorKind::Duplicate(value) => with_detail(format!("Duplicate value: {}", render_value(value))),
-            FieldErrorKind::TooLong(value) => with_detail(format!("Too long: {}", render_value(value))),
+            FieldErrorKind::TooLong(_) => with_detail("Too long".into()),
+            FieldErrorKind::TooMany(value) => with_detail(format!("Too many: {}", render_value(value))),
+            FieldErrorKind::TypeInvalid(value) => with_detail(format!("Invalid value: {}", render_value(value))),
             FieldErrorKind::NotSupported(value, supported) => {
                 let quoted: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
                 format!("Unsupported value: {}: supported values: {}", render_value(value), quoted.join(", "))

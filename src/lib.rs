@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod controllers;
+pub mod crds;
 pub mod discovery;
 pub mod error;
 pub mod faults;

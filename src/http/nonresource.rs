@@ -29,8 +29,10 @@ pub fn serve(instance: &Instance, info: &RequestInfo, request: &ApiRequest) -> O
         "/metrics" => respond::bytes(200, "text/plain; version=0.0.4", instance.metrics.render()),
         "/api" | "/apis" => discovery_root(instance, path, request),
         "/openapi/v2" => openapi_v2(request),
-        "/openapi/v3" => respond::value(200, Representation::Json, &documents::builtin().v3_index()),
-        _ if path.starts_with("/openapi/v3/") => openapi_v3(&path["/openapi/v3/".len()..], request),
+        "/openapi/v3" => {
+            respond::value(200, Representation::Json, &crate::crds::openapi::v3_index(&instance.catalog()))
+        }
+        _ if path.starts_with("/openapi/v3/") => openapi_v3(instance, &path["/openapi/v3/".len()..], request),
         _ if path.starts_with("/healthz/") || path.starts_with("/livez/") || path.starts_with("/readyz/") => {
             let check = path.rsplit('/').next().unwrap_or_default();
             if CHECKS.contains(&check) { respond::bytes(200, "text/plain; charset=utf-8", "ok") } else { return None }
@@ -128,9 +130,18 @@ fn openapi_v2(request: &ApiRequest) -> Response {
     respond::bytes(200, "application/json", documents::builtin().v2.clone())
 }
 
-fn openapi_v3(document: &str, request: &ApiRequest) -> Response {
-    let Some(found) = documents::builtin().v3.get(document) else {
-        return respond::error(&ApiError::no_such_path());
+/// A built-in document, or one for a custom resource group-version.
+fn openapi_v3(instance: &Instance, document: &str, request: &ApiRequest) -> Response {
+    let custom;
+    let found = match documents::builtin().v3.get(document) {
+        Some(found) => found,
+        None => {
+            custom = crate::crds::openapi::v3_document(&instance.catalog(), document);
+            match &custom {
+                Some(found) => found,
+                None => return respond::error(&ApiError::no_such_path()),
+            }
+        }
     };
     if !accepts_json(request) {
         return respond::error(&ApiError::not_acceptable(&["application/json"]));

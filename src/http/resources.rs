@@ -17,7 +17,7 @@ use crate::registry::storage::Stored;
 use crate::registry::unknown_fields::FieldValidation;
 use crate::request_info::RequestInfo;
 use crate::selectors::{FieldSelector, LabelSelector};
-use crate::table::{IncludeObject, TableContext, build_table};
+use crate::table::{IncludeObject, TableContext, build_table_with};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
@@ -39,6 +39,20 @@ async fn dispatch(instance: &Arc<Instance>, info: &RequestInfo, request: &ApiReq
             instance.catalog().group_versions().iter().any(|gv| gv.group == info.group && gv.version == info.version);
         return Err(if served { ApiError::no_such_route() } else { ApiError::no_such_path() });
     };
+    // A deprecated custom resource version warns on every answer, errors included.
+    if let Some(warning) = crate::crds::deprecation_warning(&resource).map(String::from) {
+        let response = dispatch_to(instance, info, request, resource).await.unwrap_or_else(|e| respond::error(&e));
+        return Ok(respond::with_warnings(response, &[warning]));
+    }
+    dispatch_to(instance, info, request, resource).await
+}
+
+async fn dispatch_to(
+    instance: &Arc<Instance>,
+    info: &RequestInfo,
+    request: &ApiRequest,
+    resource: Arc<ResourceInfo>,
+) -> ApiResult<Response> {
     if !resource.namespaced && !info.namespace.is_empty() && info.resource != "namespaces" {
         return Err(ApiError::no_such_path());
     }
@@ -125,9 +139,8 @@ pub fn encode_object(scope: &Scope<'_>, status: u16, stored: &Stored, request: &
     Ok(match representation {
         Representation::Table => {
             let object = scope.view(stored);
-            let table = build_table(
-                &scope.resource.group,
-                &scope.resource.plural,
+            let table = build_table_with(
+                &crate::crds::printer(&scope.resource),
                 &[&object],
                 include_object(request)?,
                 json!({"resourceVersion": stored.revision.to_string()}),
@@ -194,9 +207,8 @@ fn list(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
         Representation::Table => {
             let objects: Vec<Value> = result.items.iter().map(|s| scope.view(s)).collect();
             let references: Vec<&Value> = objects.iter().collect();
-            let table = build_table(
-                &scope.resource.group,
-                &scope.resource.plural,
+            let table = build_table_with(
+                &crate::crds::printer(&scope.resource),
                 &references,
                 include_object(request)?,
                 Value::Object(metadata),
@@ -267,17 +279,13 @@ fn stream_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: Vec<Stor
             first = false;
             crate::registry::encoding::write_with_revision(&mut chunk, &item.bytes, item.revision);
         }
-        Some(bytes::Bytes::from(chunk))
+        Some(Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk)))
     });
-    let (sender, receiver) = tokio::sync::mpsc::channel(4);
-    tokio::task::spawn_blocking(move || {
-        for chunk in chunks {
-            if sender.blocking_send(chunk).is_err() {
-                break;
-            }
-        }
-    });
-    respond::stream(200, Representation::Json.content_type(), receiver)
+    let mut response = warp::reply::Reply::into_response(warp::reply::stream(futures_util::stream::iter(chunks)));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(Representation::Json.content_type()));
+    response
 }
 
 /// `{"kind":"<Kind>List",...,"items":[...]}`, splicing each stored object's revision into its

@@ -11,6 +11,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+/// How much encrypted data a connection buffers before it has to wait for the socket.
+const TLS_SEND_BUFFER: usize = 256 * 1024;
+
 /// The subject of the client certificate a connection presented, verified against the CA.
 #[derive(Debug, Clone, Default)]
 pub struct PeerIdentity(pub Option<CertificateSubject>);
@@ -44,13 +47,17 @@ pub async fn serve(
         let routes = routes.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match acceptor.accept(tcp).await {
+            let mut tls = match acceptor.accept(tcp).await {
                 Ok(tls) => tls,
                 Err(error) => {
                     tracing::debug!(%error, "TLS handshake failed");
                     return;
                 }
             };
+            // Large bodies (a LIST of thousands of objects) go out in writes of up to this much
+            // ciphertext instead of rustls's default 64 KiB: a quarter of the system calls, and of
+            // the wake-ups of a reader on the same machine.
+            tls.get_mut().1.set_buffer_limit(Some(TLS_SEND_BUFFER));
             let peer = PeerIdentity(
                 tls.get_ref()
                     .1

@@ -1,7 +1,7 @@
 //! WATCH: a chunked stream of newline-delimited WatchEvents (ADDED, MODIFIED, DELETED,
 //! BOOKMARK, ERROR) built on a store watch of the resource's key prefix. Synthetic ADDED events
 //! replay the current state for `resourceVersion` "" or "0"; selectors apply to transitions
-//! (an object that stops matching arrives as DELETED); a start below the compacted revision
+//! (an object that stops matching arrives as DELETED, with its last matching state); a start below the compacted revision
 //! gets one 410 ERROR event, as the watch cache answers; `timeoutSeconds` and bookmarks are
 //! honoured.
 
@@ -15,7 +15,7 @@ use crate::registry::encoding;
 use crate::registry::list::ListOptions;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::{EventKind, KeyRange, WatchRequest};
-use crate::table::{IncludeObject, TableContext, build_table};
+use crate::table::{IncludeObject, TableContext, build_table_with};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -53,8 +53,6 @@ impl Filter {
 struct Encoder {
     representation: Representation,
     resource: Arc<crate::openapi::ResourceInfo>,
-    group: String,
-    plural: String,
     include: IncludeObject,
     sent_columns: bool,
     clock: Arc<dyn crate::clock::Clock>,
@@ -64,9 +62,8 @@ impl Encoder {
     fn event(&mut self, kind: &str, object: &Value) -> Bytes {
         let object = match self.representation {
             Representation::Table => {
-                let table = build_table(
-                    &self.group,
-                    &self.plural,
+                let table = build_table_with(
+                    &crate::crds::printer(&self.resource),
                     &[object],
                     self.include,
                     json!({"resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or_default()}),
@@ -121,7 +118,7 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
     };
     let (label, mut field) = selectors(request)?;
     if let Some(selector) = &field {
-        selector.validate_for(&scope.resource.group, &scope.resource.plural).map_err(ApiError::bad_request)?;
+        crate::crds::validate_field_selector(&scope.resource, selector).map_err(ApiError::bad_request)?;
     }
     let mut name = (!name.is_empty()).then(|| name.to_string());
     if name.is_none()
@@ -146,8 +143,6 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
     let mut encoder = Encoder {
         representation,
         resource: scope.resource.clone(),
-        group: scope.resource.group.clone(),
-        plural: scope.resource.plural.clone(),
         include,
         sent_columns: false,
         clock: scope.instance.clock.clone(),
@@ -260,22 +255,19 @@ fn watch_response(representation: Representation, receiver: mpsc::Receiver<Bytes
 fn translate(encoder: &mut Encoder, filter: &Filter, event: &crate::store::Event) -> Option<Bytes> {
     match event.kind {
         EventKind::Put => {
-            let object = encoder.view(&event.kv.value, event.kv.mod_revision);
+            let revision = event.kv.mod_revision;
+            let object = encoder.view(&event.kv.value, revision);
             let now = filter.matches(&object);
-            let before =
-                event.prev_kv.as_ref().map(|prev| filter.matches(&encoder.view(&prev.value, prev.mod_revision)));
-            match (before, now) {
-                (None, true) => Some(encoder.stored_event("ADDED", &event.kv.value, event.kv.mod_revision, &object)),
-                (Some(true), true) => {
-                    Some(encoder.stored_event("MODIFIED", &event.kv.value, event.kv.mod_revision, &object))
-                }
-                (Some(false), true) => {
-                    Some(encoder.stored_event("ADDED", &event.kv.value, event.kv.mod_revision, &object))
-                }
+            // The previous state, at this event's revision (what a DELETED event carries).
+            let before = event.prev_kv.as_ref().map(|prev| (prev, encoder.view(&prev.value, revision)));
+            let matched = before.as_ref().map(|(_, previous)| filter.matches(previous));
+            match (matched, now) {
+                (Some(true), true) => Some(encoder.stored_event("MODIFIED", &event.kv.value, revision, &object)),
+                (_, true) => Some(encoder.stored_event("ADDED", &event.kv.value, revision, &object)),
+                // Leaving the selection: the last state that matched, as kube-apiserver sends it.
                 (Some(true), false) => {
-                    let mut gone = object;
-                    encoding::set_resource_version(&mut gone, event.kv.mod_revision);
-                    Some(encoder.event("DELETED", &gone))
+                    let (prev, previous) = before?;
+                    Some(encoder.stored_event("DELETED", &prev.value, revision, &previous))
                 }
                 (_, false) => None,
             }

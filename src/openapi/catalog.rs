@@ -55,6 +55,9 @@ pub struct ResourceInfo {
     /// Served for a CustomResourceDefinition rather than built in.
     #[serde(default)]
     pub custom: bool,
+    /// What serving a custom resource version needs (schema, printer columns, scale paths).
+    #[serde(skip)]
+    pub crd: Option<Arc<crate::crds::CustomVersion>>,
 }
 
 impl ResourceInfo {

@@ -17,7 +17,7 @@ pub struct Document {
 }
 
 impl Document {
-    fn new(value: &Value) -> Self {
+    pub(crate) fn new(value: &Value) -> Self {
         let json = serde_json::to_vec(value).expect("documents serialize");
         let digest = ring::digest::digest(&ring::digest::SHA512, &json);
         let hash = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();

@@ -1,7 +1,8 @@
 //! Resources served in two versions of different shapes over one storage: core/v1 and
 //! events.k8s.io/v1 Events (stored as core/v1), and autoscaling/v1 and autoscaling/v2
 //! HorizontalPodAutoscalers (stored as v2). Objects are converted on their way in and out, as
-//! kube-apiserver converts through its internal version.
+//! kube-apiserver converts through its internal version. Custom resources convert in
+//! [`crate::crds`] (`apiVersion` rewritten, defaults applied on read).
 
 use crate::openapi::ResourceInfo;
 use serde_json::{Map, Value, json};
@@ -18,7 +19,7 @@ fn storage_api_version(resource: &ResourceInfo) -> Option<&'static str> {
 
 /// Whether objects of this resource must be converted between the request and the store.
 pub fn converts(resource: &ResourceInfo) -> bool {
-    storage_api_version(resource).is_some()
+    storage_api_version(resource).is_some() || crate::crds::converts(resource)
 }
 
 /// Field renames between core/v1 Event (left) and events.k8s.io/v1 Event (right).
@@ -48,6 +49,9 @@ fn rename(object: &Value, renames: &[(&str, &str)], forward: bool, api_version: 
 
 /// A stored object as the requested version shows it.
 pub fn from_storage(resource: &ResourceInfo, stored: Value) -> Value {
+    if resource.custom {
+        return crate::crds::from_storage(resource, stored);
+    }
     match (resource.group.as_str(), resource.plural.as_str()) {
         ("events.k8s.io", "events") => rename(&stored, &EVENT_RENAMES, true, "events.k8s.io/v1"),
         ("autoscaling", "horizontalpodautoscalers") if resource.version == "v1" => hpa_v2_to_v1(&stored),
@@ -57,6 +61,9 @@ pub fn from_storage(resource: &ResourceInfo, stored: Value) -> Value {
 
 /// A request's object in the storage version.
 pub fn to_storage(resource: &ResourceInfo, object: Value) -> Value {
+    if resource.custom {
+        return crate::crds::to_storage(resource, object);
+    }
     match (resource.group.as_str(), resource.plural.as_str()) {
         ("events.k8s.io", "events") => {
             let mut event = rename(&object, &EVENT_RENAMES, false, "v1");

@@ -69,6 +69,7 @@ pub fn apply(group: &str, plural: &str, object: &mut Value) {
         ("", "namespaces") => namespace(object),
         ("", "secrets") => secret(object),
         ("", "serviceaccounts") | ("", "configmaps") => {}
+        (crate::crds::GROUP, crate::crds::PLURAL) => crate::crds::definition::set_defaults(object),
         _ => {}
     }
 }

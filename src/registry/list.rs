@@ -144,7 +144,7 @@ impl Scope<'_> {
     /// LIST of the collection (all namespaces when the scope has none).
     pub fn list(&self, options: &ListOptions) -> ApiResult<ListResult> {
         if let Some(selector) = &options.field_selector {
-            selector.validate_for(&self.resource.group, &self.resource.plural).map_err(ApiError::bad_request)?;
+            crate::crds::validate_field_selector(&self.resource, selector).map_err(ApiError::bad_request)?;
         }
         let prefix = self.resource.key_prefix(self.namespace);
         let (mut revision, mut start) = match &options.continue_token {

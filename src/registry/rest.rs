@@ -44,8 +44,9 @@ impl Scope<'_> {
         schema().id(&self.resource.definition)
     }
 
-    /// Keeps what follows a write synchronously in step: the RBAC index, and a new namespace's
-    /// default ServiceAccount and CA bundle (so the next request can rely on them).
+    /// Keeps what follows a write synchronously in step: the RBAC index, a new namespace's
+    /// default ServiceAccount and CA bundle (so the next request can rely on them), and the
+    /// APIs CustomResourceDefinitions serve.
     fn after_write(&self, object: &Value, removed: bool) {
         let name = meta_str(object, "name");
         match (self.resource.group.as_str(), self.resource.plural.as_str()) {
@@ -55,6 +56,12 @@ impl Scope<'_> {
             }
             ("", "namespaces") if !removed && meta_str(object, "deletionTimestamp").is_empty() => {
                 crate::controllers::service_accounts::ensure_defaults(self.instance, name);
+            }
+            (crate::crds::GROUP, crate::crds::PLURAL) => {
+                crate::crds::lifecycle::definition_written(self.instance, object, removed);
+            }
+            _ if removed && self.resource.custom => {
+                crate::crds::lifecycle::custom_resource_removed(self.instance, &self.resource);
             }
             _ => {}
         }
@@ -154,7 +161,8 @@ impl Scope<'_> {
     /// POST: creates `object`, generating its name from `generateName` when asked.
     pub fn create(&self, mut object: Value, options: &WriteOptions) -> ApiResult<WriteResult> {
         self.check_type(&mut object)?;
-        let warnings = self.unknown_field_warnings(&object, options.field_validation)?;
+        let mut warnings = self.unknown_field_warnings(&object, options.field_validation)?;
+        warnings.extend(crate::crds::decode(self, &mut object, options.field_validation, true)?);
         if !meta_str(&object, "resourceVersion").is_empty() {
             return Err(ApiError::new(
                 crate::error::Reason::Unknown,
@@ -264,12 +272,13 @@ impl Scope<'_> {
             }
             let old = self.view(&current);
             let mut object = transform(&old)?;
+            let warnings = crate::crds::decode(self, &mut object, options.field_validation, false)?;
             strategy::prepare_update(&self.resource, &mut object, &old, scope);
             strategy::metadata_mut(&mut object).remove("resourceVersion");
             let mut old_without_rv = old.clone();
             strategy::metadata_mut(&mut old_without_rv).remove("resourceVersion");
             if object == old_without_rv {
-                return Ok(WriteResult { object: current, warnings: Vec::new(), created: false });
+                return Ok(WriteResult { object: current, warnings, created: false });
             }
             self.record_manager(&mut object, options, subresource);
             strategy::validate(&self.resource, &object, Some(&old))?;
@@ -279,7 +288,7 @@ impl Scope<'_> {
             if options.dry_run {
                 return Ok(WriteResult {
                     object: Stored { bytes, revision: current.revision },
-                    warnings: Vec::new(),
+                    warnings,
                     created: false,
                 });
             }
@@ -294,11 +303,7 @@ impl Scope<'_> {
                         services::release(self, &object);
                     }
                     self.after_write(&object, finalized);
-                    return Ok(WriteResult {
-                        object: Stored { bytes, revision },
-                        warnings: Vec::new(),
-                        created: false,
-                    });
+                    return Ok(WriteResult { object: Stored { bytes, revision }, warnings, created: false });
                 }
                 Written::Conflict(_) if precondition.is_some() => {
                     return Err(ApiError::modified(self.error_resource(), name));
@@ -375,6 +380,7 @@ impl Scope<'_> {
             {
                 finalizers.push(json!(finalizer));
             }
+            crate::crds::deletion_finalizers(&self.resource, &mut finalizers);
             let namespace_finalizers =
                 object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
                     && self.resource.group.is_empty()
@@ -412,7 +418,10 @@ impl Scope<'_> {
                 return Ok(Deleted::Pending(Stored { bytes, revision: current.revision }));
             }
             match storage::replace(&self.instance.store, &self.key(name), bytes.clone(), current.revision)? {
-                Written::At(revision) => return Ok(Deleted::Pending(Stored { bytes, revision })),
+                Written::At(revision) => {
+                    self.after_write(&object, false);
+                    return Ok(Deleted::Pending(Stored { bytes, revision }));
+                }
                 Written::Conflict(_) => continue,
             }
         }

@@ -45,7 +45,7 @@ pub fn tracks_generation(resource: &ResourceInfo) -> bool {
             | ("", "persistentvolumes")
             | ("", "persistentvolumeclaims")
     );
-    !untracked && has_status_subresource(resource)
+    !untracked && (has_status_subresource(resource) || resource.custom)
 }
 
 /// Drops empty lists and maps from metadata, which kube-apiserver omits (kube-rs's
@@ -83,6 +83,7 @@ pub fn validate(resource: &ResourceInfo, object: &Value, old: Option<&Value>) ->
         errors.extend(finalizer_errors(object, old));
     }
     errors.extend(kind_errors(resource, object));
+    errors.extend(crate::crds::object_errors(resource, object, old));
     if errors.is_empty() { Ok(()) } else { Err(ApiError::invalid(&resource.group, &resource.kind, name, errors)) }
 }
 
@@ -214,7 +215,12 @@ pub fn prepare_create(resource: &ResourceInfo, object: &mut Value, stamp: Create
     if has_status_subresource(resource)
         && let Some(map) = object.as_object_mut()
     {
-        map.insert("status".into(), json!({}));
+        // Custom resources drop status on create; built-in kinds reset it to its zero value.
+        if resource.custom {
+            map.remove("status")
+        } else {
+            map.insert("status".into(), json!({}))
+        };
     }
     if (resource.group.as_str(), resource.plural.as_str()) == ("", "pods") {
         defaults::set_default(object, &["status", "phase"], json!("Pending"));
