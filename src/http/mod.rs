@@ -1,6 +1,7 @@
 //! The HTTP surface: TLS termination, the warp routes, content negotiation, and the encoders
 //! for objects, lists, tables, watch streams and Status errors.
 
+pub mod applying;
 pub mod negotiate;
 pub mod nonresource;
 pub mod patching;

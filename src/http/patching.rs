@@ -1,7 +1,8 @@
 //! PATCH: reads the patch type from Content-Type, applies JSON patch, merge patch or strategic
 //! merge patch to the current object (the schema supplies merge keys and strategies), and
 //! writes the result back with the registry's compare-and-swap update. A resourceVersion in
-//! the patched object is honoured as a precondition, as kube-apiserver does.
+//! the patched object is honoured as a precondition, as kube-apiserver does. Apply patches go
+//! to `applying`.
 
 use super::ApiRequest;
 use super::resources::write_options;
@@ -26,10 +27,6 @@ fn patch_type(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<PatchType> {
     let patch_type = PatchType::from_content_type(content_type)
         .ok_or_else(|| ApiError::unsupported_media_type(content_type, &PATCH_TYPES))?;
     match patch_type {
-        PatchType::Apply => Err(ApiError::new(
-            Reason::UnsupportedMediaType,
-            "server-side apply (application/apply-patch+yaml) is not supported by kubetwin yet; use a JSON, merge or strategic merge patch",
-        )),
         PatchType::Strategic if scope.resource.custom => Err(ApiError::new(
             Reason::UnsupportedMediaType,
             format!(
@@ -43,7 +40,8 @@ fn patch_type(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<PatchType> {
 }
 
 /// Applies the request's patch to `original` (a resource, or a view such as Scale whose
-/// definition is `definition`).
+/// definition is `definition`). Server-side apply goes through [`patch`] instead; here (the
+/// scale subresource) it is still refused with 415.
 pub fn apply_to(
     scope: &Scope<'_>,
     original: &Value,
@@ -59,8 +57,18 @@ pub fn apply_to(
 
 /// PATCH of an object or its status.
 pub fn patch(scope: &Scope<'_>, name: &str, subresource: &str, request: &ApiRequest) -> ApiResult<WriteResult> {
+    if patch_type(scope, request)? == PatchType::Apply {
+        return super::applying::apply_patch(scope, name, subresource, request);
+    }
+    if request.query.has("force") {
+        return Err(ApiError::invalid(
+            "meta.k8s.io",
+            "PatchOptions",
+            "",
+            vec![crate::error::FieldError::forbidden("force", "may not be specified for non-apply patch")],
+        ));
+    }
     let options = write_options(request)?;
-    patch_type(scope, request)?;
     scope.guaranteed_update(name, subresource, &options, None, |current| {
         let patched = apply_to(scope, current, request, None)?;
         let requested = meta_str(&patched, "resourceVersion");

@@ -333,6 +333,7 @@ pub fn write_options(request: &ApiRequest) -> ApiResult<WriteOptions> {
         field_manager,
         field_validation: FieldValidation::parse(request.query.get("fieldValidation"))
             .map_err(ApiError::bad_request)?,
+        applied: false,
     })
 }
 
@@ -351,7 +352,8 @@ fn update(scope: &Scope<'_>, name: &str, subresource: &str, request: &ApiRequest
 
 fn patch(scope: &Scope<'_>, name: &str, subresource: &str, request: &ApiRequest) -> ApiResult<Response> {
     let result = super::patching::patch(scope, name, subresource, request)?;
-    Ok(respond::with_warnings(encode_object(scope, 200, &result.object, request)?, &result.warnings))
+    let status = if result.created { 201 } else { 200 };
+    Ok(respond::with_warnings(encode_object(scope, status, &result.object, request)?, &result.warnings))
 }
 
 /// DeleteOptions from the body (if any) overlaid with the query string.

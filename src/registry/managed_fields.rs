@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 /// A set of field paths as a tree: each child keyed by its FieldsV1 path element.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldSet {
-    children: BTreeMap<String, FieldSet>,
-    /// The path itself is a member (`.` in FieldsV1 for maps and list elements).
-    own: bool,
+    pub(super) children: BTreeMap<String, FieldSet>,
+    /// The path itself is a member: a leaf (`{}` in FieldsV1), or a map or list element that
+    /// has children and is owned as a whole (`.`).
+    pub(super) own: bool,
 }
 
 /// Metadata fields never tracked in managedFields.
@@ -64,7 +65,7 @@ impl FieldSet {
     /// FieldsV1 JSON.
     pub fn to_fields_v1(&self) -> Value {
         let mut map = Map::new();
-        if self.own {
+        if self.own && !self.children.is_empty() {
             map.insert(".".into(), json!({}));
         }
         for (key, child) in &self.children {
@@ -79,8 +80,66 @@ impl FieldSet {
 }
 
 fn walk(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry_parent: bool) -> FieldSet {
+    let mut set = walk_children(schemas, schema, value, is_map_entry_parent);
+    if set.children.is_empty() {
+        set.own = true;
+    }
+    set
+}
+
+/// How a list merges and is tracked, from its schema: `x-kubernetes-list-type`, or for
+/// built-ins without one the strategic patch metadata (a merge key makes it a map, `merge`
+/// without a key a set); anything else is atomic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListKind {
+    Atomic,
+    Set,
+    Map(Vec<String>),
+}
+
+pub fn list_kind(schemas: &Schemas, list: SchemaId) -> ListKind {
+    let node = schemas.node(list);
+    let map_keys: Vec<String> = if !node.list_map_keys.is_empty() {
+        node.list_map_keys.clone()
+    } else {
+        node.patch_merge_key.iter().cloned().collect()
+    };
+    if node.list_type != ListType::Atomic && !map_keys.is_empty() {
+        ListKind::Map(map_keys)
+    } else if node.list_type == ListType::Set
+        || (node.patch_strategy.merge && map_keys.is_empty() && node.list_type != ListType::Atomic)
+    {
+        ListKind::Set
+    } else {
+        ListKind::Atomic
+    }
+}
+
+/// Whether a map or struct is `x-kubernetes-map-type: atomic` (on the property or its type).
+pub fn is_atomic_map(schemas: &Schemas, schema: SchemaId) -> bool {
+    schemas.node(schema).map_type == crate::openapi::MapType::Atomic
+        || schemas.resolve(schema).map_type == crate::openapi::MapType::Atomic
+}
+
+/// The `k:` element of a list-map item: its key fields, sorted, as compact JSON.
+pub fn map_item_key(keys: &[String], item: &Value) -> String {
+    let mut key = Map::new();
+    let mut sorted = keys.to_vec();
+    sorted.sort();
+    for k in sorted {
+        if let Some(v) = item.get(&k) {
+            key.insert(k, v.clone());
+        }
+    }
+    format!("k:{}", Value::Object(key))
+}
+
+fn walk_children(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry_parent: bool) -> FieldSet {
     let _ = is_map_entry_parent;
     let mut set = FieldSet::default();
+    if schema.is_some_and(|s| is_atomic_map(schemas, s)) && value.is_object() {
+        return set;
+    }
     let resolved = schema.map(|s| &schemas.resolve(s).kind);
     match value {
         Value::Object(map) if !map.is_empty() => {
@@ -99,33 +158,21 @@ fn walk(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry
         }
         Value::Array(items) if !items.is_empty() => {
             let Some(list) = schema else { return set };
-            let node = schemas.node(list);
             let item_schema = schemas.items(list);
-            let map_keys: Vec<String> = if !node.list_map_keys.is_empty() {
-                node.list_map_keys.clone()
-            } else {
-                node.patch_merge_key.iter().cloned().collect()
-            };
-            let is_set = node.list_type == ListType::Set
-                || (node.patch_strategy.merge && map_keys.is_empty() && node.list_type != ListType::Atomic);
-            if node.list_type != ListType::Atomic && !map_keys.is_empty() {
-                for item in items {
-                    let mut key = Map::new();
-                    let mut sorted = map_keys.clone();
-                    sorted.sort();
-                    for k in sorted {
-                        if let Some(v) = item.get(&k) {
-                            key.insert(k, v.clone());
-                        }
+            match list_kind(schemas, list) {
+                ListKind::Map(map_keys) => {
+                    for item in items {
+                        let mut element = walk(schemas, item_schema, item, false);
+                        element.own = true;
+                        set.children.insert(map_item_key(&map_keys, item), element);
                     }
-                    let mut element = walk(schemas, item_schema, item, false);
-                    element.own = true;
-                    set.children.insert(format!("k:{}", Value::Object(key)), element);
                 }
-            } else if is_set {
-                for item in items {
-                    set.children.insert(format!("v:{item}"), FieldSet::default());
+                ListKind::Set => {
+                    for item in items {
+                        set.children.insert(format!("v:{item}"), FieldSet { own: true, ..FieldSet::default() });
+                    }
                 }
+                ListKind::Atomic => {}
             }
         }
         _ => {}
@@ -162,34 +209,140 @@ pub fn manager_from_user_agent(user_agent: &str) -> String {
     if prefix.is_empty() { "unknown".into() } else { prefix }
 }
 
-/// Records an Update by `manager` in `object`'s managedFields: the manager's entry for this
-/// operation and subresource is replaced with the fields the object now sets.
+/// One decoded managedFields entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub manager: String,
+    /// `Apply` or `Update`.
+    pub operation: String,
+    pub api_version: String,
+    pub time: String,
+    pub subresource: String,
+    pub fields: FieldSet,
+}
+
+impl Entry {
+    fn decode(value: &Value) -> Option<Entry> {
+        let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+        let manager = text("manager");
+        let operation = text("operation");
+        if manager.is_empty() && operation.is_empty() {
+            return None;
+        }
+        Some(Entry {
+            manager,
+            operation,
+            api_version: text("apiVersion"),
+            time: text("time"),
+            subresource: text("subresource"),
+            fields: FieldSet::from_fields_v1(value.get("fieldsV1").unwrap_or(&Value::Null)),
+        })
+    }
+
+    pub fn encode(&self) -> Value {
+        entry(&self.manager, &self.operation, &self.api_version, &self.time, &self.subresource, &self.fields)
+    }
+
+    /// Whether this entry is the one `manager` writes with `operation` on `subresource` (the
+    /// manager identifier of the real server: appliers are one manager across API versions).
+    pub fn is(&self, manager: &str, operation: &str, api_version: &str, subresource: &str) -> bool {
+        self.manager == manager
+            && self.operation == operation
+            && self.subresource == subresource
+            && (operation == "Apply" || self.api_version == api_version)
+    }
+
+    /// How a conflict message names this manager: `"mgr"`, with `with subresource "status"` and,
+    /// for updaters, `using apps/v1`.
+    pub fn display(&self) -> String {
+        let mut out = format!("{:?}", self.manager);
+        if !self.subresource.is_empty() {
+            out.push_str(&format!(" with subresource {:?}", self.subresource));
+        }
+        if self.operation == "Update" {
+            out.push_str(&format!(" using {}", self.api_version));
+        }
+        out
+    }
+}
+
+/// The entries of an object's `metadata.managedFields`.
+pub fn entries_of(object: &Value) -> Vec<Entry> {
+    object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .map(|entries| entries.iter().filter_map(Entry::decode).collect())
+        .unwrap_or_default()
+}
+
+/// Writes `entries` (without empty ones) into `object`, ordered as kube-apiserver orders them:
+/// by operation, time, manager, apiVersion and subresource.
+pub fn write_entries(object: &mut Value, mut entries: Vec<Entry>) {
+    entries.retain(|e| !e.fields.is_empty());
+    entries.sort_by(|a, b| {
+        (&a.operation, &a.time, &a.manager, &a.api_version, &a.subresource).cmp(&(
+            &b.operation,
+            &b.time,
+            &b.manager,
+            &b.api_version,
+            &b.subresource,
+        ))
+    });
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return };
+    if entries.is_empty() {
+        metadata.remove("managedFields");
+    } else {
+        metadata.insert("managedFields".into(), Value::Array(entries.iter().map(Entry::encode).collect()));
+    }
+}
+
+/// The entries an update starts from: those the new object carries; none when it carries
+/// `[{}]` (the documented way to reset them); the live object's when it carries none.
+fn update_base_entries(old: Option<&Value>, object: &Value) -> Vec<Entry> {
+    match object.pointer("/metadata/managedFields").and_then(Value::as_array) {
+        Some(sent) if !sent.is_empty() => entries_of(object),
+        _ => old.map(entries_of).unwrap_or_default(),
+    }
+}
+
+/// Records an Update by `manager` in `object`'s managedFields, as structured-merge-diff's
+/// `Updater.Update` does: the manager gains the fields the update added or changed and loses
+/// those it removed, and every other manager loses the fields changed or removed under it.
+/// `old` is the live object (none on create).
+#[allow(clippy::too_many_arguments)]
 pub fn record_update(
     schemas: &Schemas,
     root: Option<SchemaId>,
+    old: Option<&Value>,
     object: &mut Value,
     manager: &str,
     api_version: &str,
     time: &str,
     subresource: &str,
 ) {
-    let fields = FieldSet::of_object(schemas, root, object);
-    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return };
-    let mut entries: Vec<Value> = match metadata.remove("managedFields") {
-        Some(Value::Array(entries)) => entries,
-        _ => Vec::new(),
-    };
-    entries.retain(|e| {
-        !(e["manager"] == manager
-            && e["operation"] == "Update"
-            && e.get("subresource").and_then(Value::as_str).unwrap_or_default() == subresource)
+    let mut entries = update_base_entries(old, object);
+    let empty = json!({});
+    let (changed, removed) = FieldSet::compare(schemas, root, old.unwrap_or(&empty), object);
+    let touched = changed.union(&removed);
+    let mut previous = FieldSet::default();
+    entries.retain_mut(|e| {
+        if e.is(manager, "Update", api_version, subresource) {
+            previous = e.fields.clone();
+            return false;
+        }
+        e.fields = e.fields.difference(&touched);
+        true
     });
-    if !fields.is_empty() {
-        entries.push(entry(manager, "Update", api_version, time, subresource, &fields));
-    }
-    if !entries.is_empty() {
-        metadata.insert("managedFields".into(), Value::Array(entries));
-    }
+    let fields = previous.union(&changed).difference(&removed);
+    entries.push(Entry {
+        manager: manager.into(),
+        operation: "Update".into(),
+        api_version: api_version.into(),
+        time: time.into(),
+        subresource: subresource.into(),
+        fields,
+    });
+    write_entries(object, entries);
 }
 
 #[cfg(test)]
@@ -225,8 +378,10 @@ mod tests {
         let schemas = schema();
         let root = schemas.id("io.k8s.api.core.v1.ConfigMap");
         let mut object = json!({"metadata": {"name": "c", "finalizers": ["a/b"]}, "data": {"k": "v"}});
-        record_update(schemas, root, &mut object, "kubectl-edit", "v1", "t1", "");
-        record_update(schemas, root, &mut object, "kubectl-edit", "v1", "t2", "");
+        record_update(schemas, root, None, &mut object, "kubectl-edit", "v1", "t1", "");
+        let old = object.clone();
+        object["data"]["k"] = json!("w");
+        record_update(schemas, root, Some(&old), &mut object, "kubectl-edit", "v1", "t2", "");
         let entries = object["metadata"]["managedFields"].as_array().unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0]["time"], "t2");

@@ -3,9 +3,12 @@
 
 pub mod admission;
 pub mod allocators;
+pub mod apply;
+mod apply_merge;
 pub mod conversion;
 pub mod defaults;
 pub mod encoding;
+mod field_set;
 pub mod list;
 pub mod managed_fields;
 pub mod names;

@@ -18,6 +18,8 @@ pub struct WriteOptions {
     /// `fieldManager`, or the manager derived from the User-Agent.
     pub field_manager: String,
     pub field_validation: FieldValidation,
+    /// Server-side apply has already written managedFields; the write records no Update.
+    pub applied: bool,
 }
 
 /// A finished write: the object as it now stands, and any warnings for the client.
@@ -146,10 +148,14 @@ impl Scope<'_> {
         Ok(())
     }
 
-    fn record_manager(&self, object: &mut Value, options: &WriteOptions, subresource: &str) {
+    fn record_manager(&self, old: Option<&Value>, object: &mut Value, options: &WriteOptions, subresource: &str) {
+        if options.applied {
+            return;
+        }
         managed_fields::record_update(
             schema(),
             self.schema_root(),
+            old,
             object,
             &options.field_manager,
             &self.resource.api_version(),
@@ -189,7 +195,7 @@ impl Scope<'_> {
                 namespace: if self.resource.namespaced { self.namespace } else { None },
             };
             strategy::prepare_create(&self.resource, &mut candidate, stamp);
-            self.record_manager(&mut candidate, options, "");
+            self.record_manager(None, &mut candidate, options, "");
             let name = meta_str(&candidate, "name").to_string();
             strategy::validate(&self.resource, &candidate, None)?;
             self.check_namespace(&name)?;
@@ -280,7 +286,7 @@ impl Scope<'_> {
             if object == old_without_rv {
                 return Ok(WriteResult { object: current, warnings, created: false });
             }
-            self.record_manager(&mut object, options, subresource);
+            self.record_manager(Some(&old), &mut object, options, subresource);
             strategy::validate(&self.resource, &object, Some(&old))?;
             services::keep_allocations(self, &mut object, &old)?;
             let finalized = strategy::deletion_complete(&object);

@@ -1,0 +1,214 @@
+//! Server-side apply end to end, through kube-rs (`Patch::Apply`) and kubectl
+//! (`apply --server-side`): create by apply, no-op re-applies, pruning of dropped fields,
+//! shared ownership, conflicts with kube-apiserver's wording and causes, `force`, the merge of
+//! containers by name, and status-only applies.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::core::Status;
+use kubetwin_harness::TestServer;
+use serde_json::{Value, json};
+
+fn deployment(replicas: i64, containers: Value) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": containers}},
+        },
+    })
+}
+
+fn nginx() -> Value {
+    json!([{"name": "nginx", "image": "nginx:1"}])
+}
+
+fn api_status(error: kube::Error) -> Status {
+    match error {
+        kube::Error::Api(status) => *status,
+        other => panic!("expected an API error, got {other}"),
+    }
+}
+
+/// (manager, operation) of each managedFields entry.
+fn managers(object: &Deployment) -> Vec<(String, String)> {
+    object
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|e| (e.manager.clone().unwrap_or_default(), e.operation.clone().unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn apply_creates_a_missing_object_and_reapplying_changes_nothing() {
+    let twin = TestServer::start().await.unwrap();
+    let api: Api<Deployment> = Api::default_namespaced(twin.client());
+    let created = api.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(deployment(2, nginx()))).await.unwrap();
+    assert_eq!(created.spec.as_ref().unwrap().replicas, Some(2));
+    assert_eq!(managers(&created), [("alpha".to_string(), "Apply".to_string())]);
+    let fields = created.metadata.managed_fields.as_ref().unwrap()[0].fields_v1.as_ref().unwrap().0.clone();
+    assert_eq!(fields["f:spec"]["f:selector"], json!({}), "LabelSelector is atomic");
+    assert_eq!(
+        fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"],
+        json!({".": {}, "f:image": {}, "f:name": {}})
+    );
+
+    let again = api.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(deployment(2, nginx()))).await.unwrap();
+    assert_eq!(again.metadata.resource_version, created.metadata.resource_version);
+    assert_eq!(again.metadata.generation, created.metadata.generation);
+    assert_eq!(again.metadata.managed_fields, created.metadata.managed_fields);
+}
+
+#[tokio::test]
+async fn a_field_the_manager_stops_applying_is_removed() {
+    let twin = TestServer::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::default_namespaced(twin.client());
+    let first = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "1", "b": "2"}},
+        "data": {"keep": "1", "drop": "2"}});
+    api.patch("c", &PatchParams::apply("alpha"), &Patch::Apply(first)).await.unwrap();
+    let second = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "1"}},
+        "data": {"keep": "1"}});
+    let applied = api.patch("c", &PatchParams::apply("alpha"), &Patch::Apply(second)).await.unwrap();
+    let data = applied.data.unwrap();
+    assert_eq!(data.keys().collect::<Vec<_>>(), ["keep"]);
+    let labels = applied.metadata.labels.unwrap();
+    assert_eq!(labels.keys().collect::<Vec<_>>(), ["a"]);
+}
+
+#[tokio::test]
+async fn two_managers_share_a_field_with_the_same_value_and_conflict_on_a_different_one() {
+    let twin = TestServer::start().await.unwrap();
+    let api: Api<Deployment> = Api::default_namespaced(twin.client());
+    api.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(deployment(2, nginx()))).await.unwrap();
+    let shared = api.patch("web", &PatchParams::apply("beta"), &Patch::Apply(deployment(2, nginx()))).await.unwrap();
+    assert_eq!(managers(&shared).len(), 2, "{:?}", managers(&shared));
+
+    let refused = api.patch("web", &PatchParams::apply("beta"), &Patch::Apply(deployment(3, nginx()))).await;
+    let status = api_status(refused.unwrap_err());
+    assert_eq!(status.code, 409);
+    assert_eq!(status.reason, "Conflict");
+    assert_eq!(status.message, "Apply failed with 1 conflict: conflict with \"alpha\": .spec.replicas");
+    let causes = status.details.unwrap().causes;
+    assert_eq!(causes.len(), 1);
+    assert_eq!(
+        (causes[0].reason.as_str(), causes[0].message.as_str(), causes[0].field.as_str()),
+        ("FieldManagerConflict", "conflict with \"alpha\"", ".spec.replicas")
+    );
+
+    let forced =
+        api.patch("web", &PatchParams::apply("beta").force(), &Patch::Apply(deployment(3, nginx()))).await.unwrap();
+    assert_eq!(forced.spec.as_ref().unwrap().replicas, Some(3));
+    let alpha =
+        forced.metadata.managed_fields.iter().flatten().find(|e| e.manager.as_deref() == Some("alpha")).unwrap();
+    let alpha_fields = &alpha.fields_v1.as_ref().unwrap().0;
+    assert!(alpha_fields["f:spec"].get("f:replicas").is_none(), "force moved .spec.replicas: {alpha_fields}");
+    assert!(alpha_fields["f:spec"].get("f:selector").is_some());
+}
+
+#[tokio::test]
+async fn an_update_takes_the_fields_it_changes_and_apply_then_conflicts_with_it() {
+    let twin = TestServer::start().await.unwrap();
+    let api: Api<Deployment> = Api::default_namespaced(twin.client());
+    api.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(deployment(2, nginx()))).await.unwrap();
+    let scale = PatchParams { field_manager: Some("scaler".into()), ..PatchParams::default() };
+    api.patch("web", &scale, &Patch::Merge(json!({"spec": {"replicas": 5}}))).await.unwrap();
+    let refused = api.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(deployment(2, nginx()))).await;
+    let status = api_status(refused.unwrap_err());
+    assert_eq!(status.message, "Apply failed with 1 conflict: conflict with \"scaler\" using apps/v1: .spec.replicas");
+}
+
+#[tokio::test]
+async fn containers_merge_by_name_across_managers() {
+    let twin = TestServer::start().await.unwrap();
+    let api: Api<Deployment> = Api::default_namespaced(twin.client());
+    api.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(deployment(1, nginx()))).await.unwrap();
+    let sidecar = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "envoy:1"}]}}}});
+    let merged = api.patch("web", &PatchParams::apply("mesh"), &Patch::Apply(sidecar)).await.unwrap();
+    let names: Vec<(String, Option<String>)> =
+        merged.spec.unwrap().template.spec.unwrap().containers.into_iter().map(|c| (c.name, c.image)).collect();
+    assert_eq!(
+        names,
+        [("nginx".to_string(), Some("nginx:1".to_string())), ("sidecar".to_string(), Some("envoy:1".to_string()))]
+    );
+    // alpha drops nothing of mesh's when it re-applies its own container.
+    let reapplied =
+        api.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(deployment(1, nginx()))).await.unwrap();
+    assert_eq!(reapplied.spec.unwrap().template.spec.unwrap().containers.len(), 2);
+}
+
+#[tokio::test]
+async fn apply_needs_a_field_manager_and_status_applies_touch_only_status() {
+    let twin = TestServer::start().await.unwrap();
+    let api: Api<Deployment> = Api::default_namespaced(twin.client());
+    let refused = api.patch("web", &PatchParams::default(), &Patch::Apply(deployment(1, nginx()))).await;
+    let status = api_status(refused.unwrap_err());
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (422, "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+    );
+
+    api.create(&PostParams::default(), &serde_json::from_value(deployment(1, nginx())).unwrap()).await.unwrap();
+    let status_config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 9}, "status": {"observedGeneration": 1, "replicas": 1}});
+    let applied = api.patch_status("web", &PatchParams::apply("ctrl"), &Patch::Apply(status_config)).await.unwrap();
+    assert_eq!(applied.spec.unwrap().replicas, Some(1), "a status apply leaves spec alone");
+    assert_eq!(applied.status.unwrap().replicas, Some(1));
+    let entry =
+        applied.metadata.managed_fields.iter().flatten().find(|e| e.manager.as_deref() == Some("ctrl")).unwrap();
+    assert_eq!(entry.subresource.as_deref(), Some("status"));
+    assert_eq!(
+        entry.fields_v1.as_ref().unwrap().0,
+        json!({"f:status": {"f:observedGeneration": {}, "f:replicas": {}}})
+    );
+}
+
+const MANIFEST: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: REPLACE
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_server_side_reports_conflicts_and_forces_them() {
+    let twin = TestServer::start().await.unwrap();
+    let created =
+        twin.kubectl_with_input(&["apply", "--server-side", "-f", "-"], &MANIFEST.replace("REPLACE", "a")).await;
+    assert!(created.ok().contains("configmap/settings serverside-applied"), "{}", created.stdout);
+    let unchanged =
+        twin.kubectl_with_input(&["apply", "--server-side", "-f", "-"], &MANIFEST.replace("REPLACE", "a")).await;
+    unchanged.ok();
+
+    let other = ["apply", "--server-side", "--field-manager=other", "-f", "-"];
+    let conflict = twin.kubectl_with_input(&other, &MANIFEST.replace("REPLACE", "b")).await;
+    let stderr = conflict.err();
+    assert!(
+        stderr.contains("Apply failed with 1 conflict: conflict with \"kubectl\": .data.mode"),
+        "kubectl printed: {stderr}"
+    );
+    assert!(stderr.contains("--force-conflicts"), "kubectl explains how to force: {stderr}");
+
+    let forced = ["apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", "-"];
+    twin.kubectl_with_input(&forced, &MANIFEST.replace("REPLACE", "b")).await.ok();
+    let mode = twin.kubectl(&["get", "configmap", "settings", "-o", "jsonpath={.data.mode}"]).await;
+    assert_eq!(mode.ok(), "b");
+    let owners = twin
+        .kubectl(&[
+            "get",
+            "configmap",
+            "settings",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ])
+        .await;
+    assert_eq!(owners.ok(), "other", "kubectl's entry lost its only field and is gone");
+}

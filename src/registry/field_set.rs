@@ -1,0 +1,327 @@
+//! Operations on [`FieldSet`]s, as structured-merge-diff's `fieldpath.Set` has them: parsing
+//! FieldsV1 back into a set, union, difference and intersection (path by path, not
+//! recursively), `EnsureNamedFieldsAreMembers`, the comparison of two objects into the fields
+//! an update added or changed and the fields it removed, and the `.spec.containers[name="x"]`
+//! rendering of paths that conflict messages use.
+
+use super::managed_fields::FieldSet;
+use crate::openapi::{SchemaId, Schemas};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+impl FieldSet {
+    /// Parses FieldsV1 JSON: `{}` is a member leaf, `.` marks a node with children as a member.
+    pub fn from_fields_v1(fields: &Value) -> FieldSet {
+        let mut set = FieldSet::default();
+        let Some(map) = fields.as_object() else { return set };
+        if map.is_empty() {
+            set.own = true;
+            return set;
+        }
+        for (key, child) in map {
+            if key == "." {
+                set.own = true;
+            } else {
+                set.children.insert(key.clone(), FieldSet::from_fields_v1(child));
+            }
+        }
+        set
+    }
+
+    /// A member leaf.
+    pub fn leaf() -> FieldSet {
+        FieldSet { own: true, children: BTreeMap::new() }
+    }
+
+    /// The child at one FieldsV1 path element, if any.
+    pub fn child(&self, key: &str) -> Option<&FieldSet> {
+        self.children.get(key)
+    }
+
+    /// Whether `path` (FieldsV1 elements) is a member.
+    pub fn has(&self, path: &[&str]) -> bool {
+        match path.split_first() {
+            None => self.own,
+            Some((first, rest)) => self.children.get(*first).is_some_and(|c| c.has(rest)),
+        }
+    }
+
+    /// Every path that is a member of either set.
+    pub fn union(&self, other: &FieldSet) -> FieldSet {
+        let mut out = self.clone();
+        out.own |= other.own;
+        for (key, child) in &other.children {
+            let merged = match out.children.get(key) {
+                Some(mine) => mine.union(child),
+                None => child.clone(),
+            };
+            out.children.insert(key.clone(), merged);
+        }
+        out
+    }
+
+    /// The members of `self` that are not members of `other`.
+    pub fn difference(&self, other: &FieldSet) -> FieldSet {
+        let mut out = FieldSet { own: self.own && !other.own, children: BTreeMap::new() };
+        for (key, child) in &self.children {
+            let rest = match other.children.get(key) {
+                Some(theirs) => child.difference(theirs),
+                None => child.clone(),
+            };
+            if !rest.is_empty() {
+                out.children.insert(key.clone(), rest);
+            }
+        }
+        out
+    }
+
+    /// The members of both sets.
+    pub fn intersection(&self, other: &FieldSet) -> FieldSet {
+        let mut out = FieldSet { own: self.own && other.own, children: BTreeMap::new() };
+        for (key, child) in &self.children {
+            if let Some(theirs) = other.children.get(key) {
+                let both = child.intersection(theirs);
+                if !both.is_empty() {
+                    out.children.insert(key.clone(), both);
+                }
+            }
+        }
+        out
+    }
+
+    /// `EnsureNamedFieldsAreMembers`: every `f:` node becomes a member too, so that a struct
+    /// or map nobody owns anything under can be removed as a whole.
+    pub fn with_named_fields_as_members(&self) -> FieldSet {
+        let mut out = FieldSet { own: self.own, children: BTreeMap::new() };
+        for (key, child) in &self.children {
+            let mut child = child.with_named_fields_as_members();
+            if key.starts_with("f:") {
+                child.own = true;
+            }
+            out.children.insert(key.clone(), child);
+        }
+        out
+    }
+
+    /// The set as an Apply entry records it: maps and structs are never members themselves
+    /// (only their leaves), list elements are.
+    pub fn without_map_members(&self) -> FieldSet {
+        let mut out = FieldSet { own: self.own, children: BTreeMap::new() };
+        for (key, child) in &self.children {
+            let mut child = child.without_map_members();
+            if key.starts_with("f:") && !child.children.is_empty() {
+                child.own = false;
+            }
+            out.children.insert(key.clone(), child);
+        }
+        out
+    }
+
+    /// Every member path, members of a node before its children's (the order of
+    /// `fieldpath.Set.Iterate`).
+    pub fn member_paths(&self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        self.collect_paths(&mut Vec::new(), &mut out);
+        out
+    }
+
+    fn collect_paths(&self, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        for (key, child) in &self.children {
+            if child.own {
+                let mut path = prefix.clone();
+                path.push(key.clone());
+                out.push(path);
+            }
+        }
+        for (key, child) in &self.children {
+            if !child.children.is_empty() {
+                prefix.push(key.clone());
+                child.collect_paths(prefix, out);
+                prefix.pop();
+            }
+        }
+    }
+
+    /// What changed from `old` to `new`: the members added or whose value changed, and the
+    /// members removed (`typed.Comparison`'s Added ∪ Modified, and Removed).
+    pub fn compare(schemas: &Schemas, root: Option<SchemaId>, old: &Value, new: &Value) -> (FieldSet, FieldSet) {
+        let old_set = FieldSet::of_object(schemas, root, old);
+        let new_set = FieldSet::of_object(schemas, root, new);
+        let mut changed = FieldSet::default();
+        let mut removed = FieldSet::default();
+        compare_nodes(&old_set, &new_set, Some(old), Some(new), &mut changed, &mut removed);
+        (changed, removed)
+    }
+}
+
+fn compare_nodes(
+    old: &FieldSet,
+    new: &FieldSet,
+    old_value: Option<&Value>,
+    new_value: Option<&Value>,
+    changed: &mut FieldSet,
+    removed: &mut FieldSet,
+) {
+    let leaf = |set: &FieldSet| set.children.is_empty();
+    if leaf(old) && leaf(new) {
+        if old.own && new.own && old_value != new_value {
+            changed.own = true;
+        }
+    } else {
+        changed.own |= new.own && !old.own;
+        removed.own |= old.own && !new.own;
+    }
+    let keys: std::collections::BTreeSet<&String> = old.children.keys().chain(new.children.keys()).collect();
+    for key in keys {
+        match (old.children.get(key), new.children.get(key)) {
+            (Some(o), None) => {
+                removed.children.insert(key.clone(), o.clone());
+            }
+            (None, Some(n)) => {
+                changed.children.insert(key.clone(), n.clone());
+            }
+            (Some(o), Some(n)) => {
+                let mut c = FieldSet::default();
+                let mut r = FieldSet::default();
+                let ov = old_value.and_then(|v| child_value(v, key));
+                let nv = new_value.and_then(|v| child_value(v, key));
+                compare_nodes(o, n, ov, nv, &mut c, &mut r);
+                if !c.is_empty() {
+                    changed.children.insert(key.clone(), c);
+                }
+                if !r.is_empty() {
+                    removed.children.insert(key.clone(), r);
+                }
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+/// The value at one FieldsV1 path element under `value`.
+pub fn child_value<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    if let Some(field) = key.strip_prefix("f:") {
+        return value.get(field);
+    }
+    let items = value.as_array()?;
+    if let Some(keys) = key.strip_prefix("k:") {
+        let keys: serde_json::Map<String, Value> = serde_json::from_str(keys).ok()?;
+        return items.iter().find(|item| keys.iter().all(|(k, v)| item.get(k) == Some(v)));
+    }
+    if let Some(member) = key.strip_prefix("v:") {
+        let member: Value = serde_json::from_str(member).ok()?;
+        return items.iter().find(|item| **item == member);
+    }
+    let index: usize = key.strip_prefix("i:")?.parse().ok()?;
+    items.get(index)
+}
+
+/// A path as structured-merge-diff prints it: `.spec.containers[name="nginx"].image`,
+/// `.metadata.finalizers[="a/b"]`, `.spec.args[0]`.
+pub fn path_string(path: &[String]) -> String {
+    let mut out = String::new();
+    for element in path {
+        if let Some(field) = element.strip_prefix("f:") {
+            out.push('.');
+            out.push_str(field);
+        } else if let Some(keys) = element.strip_prefix("k:") {
+            let keys: serde_json::Map<String, Value> = serde_json::from_str(keys).unwrap_or_default();
+            let rendered: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push_str(&format!("[{}]", rendered.join(",")));
+        } else if let Some(member) = element.strip_prefix("v:") {
+            out.push_str(&format!("[={member}]"));
+        } else if let Some(index) = element.strip_prefix("i:") {
+            out.push_str(&format!("[{index}]"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openapi::schema;
+    use serde_json::json;
+
+    fn set(fields: Value) -> FieldSet {
+        FieldSet::from_fields_v1(&fields)
+    }
+
+    #[test]
+    fn fields_v1_round_trips() {
+        let fields = json!({
+            "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+            "f:spec": {"f:containers": {"k:{\"name\":\"a\"}": {".": {}, "f:image": {}, "f:name": {}}}},
+        });
+        assert_eq!(set(fields.clone()).to_fields_v1(), fields);
+        assert!(set(fields.clone()).has(&["f:metadata", "f:labels"]));
+        assert!(!set(fields).has(&["f:metadata"]));
+    }
+
+    #[test]
+    fn union_difference_and_intersection_work_path_by_path() {
+        let a = set(json!({"f:spec": {"f:replicas": {}, "f:paused": {}}, "f:data": {".": {}, "f:k": {}}}));
+        let b = set(json!({"f:spec": {"f:replicas": {}, "f:minReadySeconds": {}}, "f:data": {"f:k": {}}}));
+        assert_eq!(
+            a.union(&b).to_fields_v1(),
+            json!({"f:spec": {"f:minReadySeconds": {}, "f:paused": {}, "f:replicas": {}}, "f:data": {".": {}, "f:k": {}}})
+        );
+        assert_eq!(a.difference(&b).to_fields_v1(), json!({"f:spec": {"f:paused": {}}, "f:data": {}}));
+        assert_eq!(a.intersection(&b).to_fields_v1(), json!({"f:spec": {"f:replicas": {}}, "f:data": {"f:k": {}}}));
+        assert!(a.difference(&a).is_empty());
+        assert!(!a.difference(&b).has(&["f:data", "f:k"]));
+        assert!(a.difference(&b).has(&["f:data"]), "the map itself stays a member");
+    }
+
+    #[test]
+    fn named_fields_become_members_and_apply_sets_drop_map_members() {
+        let a = set(json!({"f:spec": {"f:strategy": {"f:type": {}}}}));
+        let named = a.with_named_fields_as_members();
+        assert!(named.has(&["f:spec"]) && named.has(&["f:spec", "f:strategy"]));
+        let labels = set(json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}}}, "f:l": {"k:{\"n\":1}": {".": {}}}}));
+        assert_eq!(
+            labels.without_map_members().to_fields_v1(),
+            json!({"f:metadata": {"f:labels": {"f:a": {}}}, "f:l": {"k:{\"n\":1}": {}}})
+        );
+    }
+
+    #[test]
+    fn compare_reports_changed_and_removed_members() {
+        let schemas = schema();
+        let root = schemas.id("io.k8s.api.apps.v1.Deployment");
+        let old = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 1, "template": {"spec": {
+            "containers": [{"name": "c", "image": "x"}, {"name": "d", "image": "y"}]}}}});
+        let new = json!({"metadata": {"labels": {"a": "1", "c": "3"}}, "spec": {"replicas": 2, "template": {"spec": {
+            "containers": [{"name": "c", "image": "z"}]}}}});
+        let (changed, removed) = FieldSet::compare(schemas, root, &old, &new);
+        assert_eq!(
+            changed.to_fields_v1(),
+            json!({"f:metadata": {"f:labels": {"f:c": {}}}, "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {
+                "f:containers": {"k:{\"name\":\"c\"}": {"f:image": {}}}}}}})
+        );
+        assert_eq!(
+            removed.to_fields_v1(),
+            json!({"f:metadata": {"f:labels": {"f:b": {}}}, "f:spec": {"f:template": {"f:spec": {
+                "f:containers": {"k:{\"name\":\"d\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}})
+        );
+    }
+
+    #[test]
+    fn paths_print_as_structured_merge_diff_prints_them() {
+        let s = set(json!({"f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {
+            "k:{\"name\":\"nginx\"}": {"f:image": {}}}}}}, "f:metadata": {"f:finalizers": {"v:\"a/b\"": {}}}}));
+        let rendered: Vec<String> = s.member_paths().iter().map(|p| path_string(p)).collect();
+        assert_eq!(
+            rendered,
+            [
+                ".metadata.finalizers[=\"a/b\"]",
+                ".spec.replicas",
+                ".spec.template.spec.containers[name=\"nginx\"].image"
+            ]
+        );
+        assert_eq!(
+            child_value(&json!([{"name": "a", "x": 1}]), "k:{\"name\":\"a\"}"),
+            Some(&json!({"name": "a", "x": 1}))
+        );
+    }
+}
