@@ -16,31 +16,12 @@ use serde_json::{Map, Value, json};
 
 /// The applied configuration from the body, checked against the endpoint.
 fn read_config(scope: &Scope<'_>, name: &str, subresource: &str, request: &ApiRequest) -> ApiResult<Value> {
-    let config: Value = serde_saphyr::from_slice(&request.body)
+    let mut config: Value = serde_saphyr::from_slice(&request.body)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    scope.check_type(&mut config)?;
     let Value::Object(mut map) = config else {
         return Err(ApiError::bad_request("error decoding YAML: the applied configuration is not an object"));
     };
-    let expected_version = scope.resource.api_version();
-    match map.get("apiVersion").and_then(Value::as_str) {
-        Some(version) if version != expected_version => {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({version}) does not match the expected API version ({expected_version})"
-            )));
-        }
-        _ => {}
-    }
-    match map.get("kind").and_then(Value::as_str) {
-        Some(kind) if kind != scope.resource.kind => {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({kind}) does not match the expected kind ({})",
-                scope.resource.kind
-            )));
-        }
-        _ => {}
-    }
-    map.insert("apiVersion".into(), json!(expected_version));
-    map.insert("kind".into(), json!(scope.resource.kind));
     let metadata = map.entry("metadata").or_insert_with(|| json!({}));
     let body_name = metadata.get("name").and_then(Value::as_str).unwrap_or_default();
     if !body_name.is_empty() && body_name != name {

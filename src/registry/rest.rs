@@ -75,7 +75,7 @@ impl Scope<'_> {
     }
 
     /// Checks `apiVersion`/`kind` against the endpoint and fills them in when absent.
-    fn check_type(&self, object: &mut Value) -> ApiResult<()> {
+    pub(crate) fn check_type(&self, object: &mut Value) -> ApiResult<()> {
         let Some(map) = object.as_object_mut() else {
             return Err(ApiError::bad_request("the body of the request was not a JSON object"));
         };
