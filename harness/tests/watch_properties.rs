@@ -27,8 +27,14 @@ const SLOTS: usize = 3;
 #[derive(Debug, Clone, Copy)]
 enum Step {
     /// Creates the slot's object, or sets its value with a merge patch or a PUT.
-    Touch { slot: usize, value: u8, put: bool },
-    Delete { slot: usize },
+    Touch {
+        slot: usize,
+        value: u8,
+        put: bool,
+    },
+    Delete {
+        slot: usize,
+    },
 }
 
 /// A watch event reduced to what the properties compare; a deletion's revision is only known
@@ -256,7 +262,12 @@ async fn restarted_watcher_converges(plan: Vec<Vec<Step>>, restarts: Vec<usize>,
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 16,
+        max_shrink_iters: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn a_watch_sees_each_write_once_in_order_and_resumes_anywhere(
@@ -305,7 +316,7 @@ async fn a_watcher_relists_after_a_410_and_loses_nothing() {
             state.remove(&name(&o));
         }
     };
-    let mut next = async |stream: &mut futures::stream::BoxStream<'_, watcher::Result<watcher::Event<ConfigMap>>>| {
+    let next = async |stream: &mut futures::stream::BoxStream<'_, watcher::Result<watcher::Event<ConfigMap>>>| {
         tokio::time::timeout(WAIT, stream.next()).await.expect("the next event in time").expect("goes on")
     };
 
@@ -344,8 +355,7 @@ async fn a_watcher_relists_after_a_410_and_loses_nothing() {
 }
 
 fn labelled(name: &str, tier: &str, value: &str) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": {"tier": tier}}, "data": {"v": value}}))
-        .unwrap()
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": {"tier": tier}}, "data": {"v": value}})).unwrap()
 }
 
 #[tokio::test]
@@ -371,7 +381,12 @@ async fn selector_watches_see_objects_enter_as_added_and_leave_as_deleted() {
     api.create(&PostParams::default(), &labelled(SENTINEL, "front", "end")).await.unwrap();
 
     let (seen, _) = read_until_sentinel(&mut events).await;
-    let at = |kind: &'static str, rv: u64, value: &str| Change { kind, name: "mover".into(), rv: Some(rv), value: value.into() };
+    let at = |kind: &'static str, rv: u64, value: &str| Change {
+        kind,
+        name: "mover".into(),
+        rv: Some(rv),
+        value: value.into(),
+    };
     let deleted_rv = seen.last().and_then(|c| c.rv).unwrap_or_default();
     assert!(deleted_rv > returned, "{seen:?}");
     assert_eq!(
@@ -393,7 +408,8 @@ async fn a_deleted_event_for_a_selector_change_carries_the_matching_labels() {
     let twin = TestServer::start().await.unwrap();
     let api: Api<ConfigMap> = Api::namespaced(twin.client(), "default");
     let start = api.create(&PostParams::default(), &labelled("mover", "front", "0")).await.unwrap();
-    let mut events = api.watch(&WatchParams::default().labels("tier=front"), &rv(&start).to_string()).await.unwrap();
+    let params = WatchParams::default().labels("tier=front");
+    let mut events = api.watch(&params, &rv(&start).to_string()).await.unwrap().boxed();
     let body = json!({"metadata": {"labels": {"tier": "back"}}});
     let moved = api.patch("mover", &PatchParams::default(), &Patch::Merge(&body)).await.unwrap();
     let event = tokio::time::timeout(WAIT, events.next()).await.unwrap().unwrap().unwrap();
@@ -406,13 +422,16 @@ async fn a_deleted_event_for_a_selector_change_carries_the_matching_labels() {
 async fn streaming_lists_send_added_events_then_the_initial_events_end_bookmark() {
     let twin = TestServer::start().await.unwrap();
     let api: Api<ConfigMap> = Api::namespaced(twin.client(), "default");
-    let mut created = Vec::new();
+    let mut front = Vec::new();
     for (name, tier) in [("a", "front"), ("b", "back"), ("c", "front")] {
-        created.push(api.create(&PostParams::default(), &labelled(name, tier, "0")).await.unwrap());
+        let created = api.create(&PostParams::default(), &labelled(name, tier, "0")).await.unwrap();
+        if tier == "front" {
+            front.push((name.to_string(), rv(&created)));
+        }
     }
-    let current = twin.server().instance().store.current_revision() as u64;
     for version in ["", "0"] {
-        let params = WatchParams::default().labels("tier=front").streaming_lists();
+        let current = twin.server().instance().store.current_revision() as u64;
+        let params = WatchParams::streaming_lists().labels("tier=front");
         let mut events = api.watch(&params, version).await.unwrap().boxed();
         let mut added = Vec::new();
         let bookmark = loop {
@@ -424,8 +443,7 @@ async fn streaming_lists_send_added_events_then_the_initial_events_end_bookmark(
             }
         };
         added.sort();
-        let front = |n: usize| (name(&created[n]), rv(&created[n]));
-        assert_eq!(added, [front(0), front(2)], "resourceVersion {version:?}");
+        assert_eq!(added, front, "resourceVersion {version:?}");
         let annotations = &bookmark.metadata.annotations;
         assert_eq!(annotations.get("k8s.io/initial-events-end").map(String::as_str), Some("true"));
         let bookmark_rv: u64 = bookmark.metadata.resource_version.parse().unwrap();
@@ -437,5 +455,53 @@ async fn streaming_lists_send_added_events_then_the_initial_events_end_bookmark(
         let event = tokio::time::timeout(WAIT, events.next()).await.unwrap().unwrap().unwrap();
         let WatchEvent::Added(object) = event else { panic!("expected ADDED, got {event:?}") };
         assert_eq!((name(&object), rv(&object)), (name(&late), rv(&late)));
+        front.push((name(&late), rv(&late)));
+    }
+}
+
+/// A raw watch request for ConfigMaps in `default` with the given query.
+fn watch_request(query: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(format!("/api/v1/namespaces/default/configmaps?watch=true&{query}")).body(Vec::new()).unwrap()
+}
+
+#[tokio::test]
+async fn watch_options_are_validated_as_kube_apiserver_does() {
+    let twin = TestServer::start().await.unwrap();
+    let client = twin.client();
+    let cases = [
+        (
+            "sendInitialEvents=true&allowWatchBookmarks=true",
+            "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+        ),
+        (
+            "resourceVersionMatch=NotOlderThan&resourceVersion=1",
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+        ),
+        (
+            "sendInitialEvents=true&resourceVersionMatch=Exact&resourceVersion=1",
+            "[resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan, resourceVersionMatch: Unsupported value: \"Exact\": supported values: \"NotOlderThan\"]",
+        ),
+    ];
+    for (query, causes) in cases {
+        let refused = client.request::<serde_json::Value>(watch_request(query)).await.unwrap_err();
+        let kube::Error::Api(status) = refused else { panic!("{query}: expected an API error, got {refused:?}") };
+        assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"), "{query}");
+        assert_eq!(status.message, format!("ListOptions.meta.k8s.io \"\" is invalid: {causes}"), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_watch_without_initial_events_starts_now() {
+    let twin = TestServer::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(twin.client(), "default");
+    api.create(&PostParams::default(), &configmap("before", "0")).await.unwrap();
+    for version in ["", "0"] {
+        let query = format!("sendInitialEvents=false&resourceVersionMatch=NotOlderThan&resourceVersion={version}");
+        let events = twin.client().request_events::<ConfigMap>(watch_request(&query)).await.unwrap();
+        let mut events = events.boxed();
+        let created = api.create(&PostParams::default(), &configmap(&format!("after{version}"), "0")).await.unwrap();
+        let event = tokio::time::timeout(WAIT, events.next()).await.unwrap().unwrap().unwrap();
+        let WatchEvent::Added(object) = event else { panic!("expected ADDED, got {event:?}") };
+        assert_eq!((name(&object), rv(&object)), (name(&created), rv(&created)), "resourceVersion {version:?}");
     }
 }

@@ -1,15 +1,16 @@
 //! WATCH: a chunked stream of newline-delimited WatchEvents (ADDED, MODIFIED, DELETED,
 //! BOOKMARK, ERROR) built on a store watch of the resource's key prefix. Synthetic ADDED events
 //! replay the current state for `resourceVersion` "" or "0"; selectors apply to transitions
-//! (an object that stops matching arrives as DELETED, with its last matching state); a start below the compacted revision
-//! gets one 410 ERROR event, as the watch cache answers; `timeoutSeconds` and bookmarks are
-//! honoured.
+//! (an object that stops matching arrives as DELETED, with its last matching state); a start
+//! below the compacted revision gets one 410 ERROR event, as the watch cache answers;
+//! `timeoutSeconds` and bookmarks are honoured. The response body polls the store watch itself
+//! (no task or channel per watch: an idle watch holds about 3 KiB), and without a selector that
+//! needs the object an event is spliced from the stored bytes for each watcher, never parsed.
 
 use super::ApiRequest;
 use super::negotiate::{self, Representation};
 use super::resources::selectors;
-use super::respond;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, FieldError, FieldErrorKind};
 use crate::registry::Scope;
 use crate::registry::encoding;
 use crate::registry::list::ListOptions;
@@ -18,13 +19,13 @@ use crate::store::{EventKind, KeyRange, WatchRequest};
 use crate::table::{IncludeObject, TableContext, build_table_with};
 use bytes::Bytes;
 use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use warp::reply::Response;
 
-/// Buffered chunks per watch before the producer waits for the client.
-const CHANNEL_CAPACITY: usize = 256;
 /// How often an idle watch that allows bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -37,6 +38,16 @@ struct Filter {
 }
 
 impl Filter {
+    /// Whether a selector needs the object itself; a name alone is read from the store key.
+    fn needs_object(&self) -> bool {
+        self.label.is_some() || self.field.is_some()
+    }
+
+    /// The name check on a store key (`.../{name}`).
+    fn matches_key(&self, key: &[u8]) -> bool {
+        self.name.as_ref().is_none_or(|name| key.rsplit(|b| *b == b'/').next() == Some(name.as_bytes()))
+    }
+
     fn matches(&self, object: &Value) -> bool {
         if let Some(name) = &self.name
             && object.pointer("/metadata/name").and_then(Value::as_str) != Some(name)
@@ -88,11 +99,20 @@ impl Encoder {
         crate::registry::conversion::from_storage(&self.resource, encoding::decode(stored, revision))
     }
 
+    /// Whether events go out as the stored bytes with the revision spliced in.
+    fn splices(&self) -> bool {
+        self.representation == Representation::Json && !crate::registry::conversion::converts(&self.resource)
+    }
+
     /// Fast path: splices the revision into stored bytes without parsing.
     fn stored_event(&mut self, kind: &str, stored: &[u8], revision: i64, parsed: &Value) -> Bytes {
-        if self.representation != Representation::Json || crate::registry::conversion::converts(&self.resource) {
+        if !self.splices() {
             return self.event(kind, parsed);
         }
+        self.splice(kind, stored, revision)
+    }
+
+    fn splice(&self, kind: &str, stored: &[u8], revision: i64) -> Bytes {
         let mut line = Vec::with_capacity(stored.len() + 48);
         line.extend_from_slice(b"{\"type\":\"");
         line.extend_from_slice(kind.as_bytes());
@@ -129,6 +149,7 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
     }
     let filter =
         Filter { label, field, name, group: scope.resource.group.clone(), plural: scope.resource.plural.clone() };
+    validate_options(request)?;
     let requested = request.query.get("resourceVersion").unwrap_or_default().to_string();
     let send_initial = match request.query.get("sendInitialEvents") {
         Some(_) => request.query.flag("sendInitialEvents")?,
@@ -147,7 +168,6 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
         sent_columns: false,
         clock: scope.instance.clock.clone(),
     };
-    let (sender, receiver) = mpsc::channel::<Bytes>(CHANNEL_CAPACITY);
     let prefix = scope.resource.key_prefix(scope.namespace);
     let requested_revision: i64 = if requested.is_empty() {
         0
@@ -156,20 +176,23 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
     };
 
     // The initial state (synthetic ADDED events), read at one revision.
-    let mut initial = Vec::new();
+    let mut initial = VecDeque::new();
     let start_revision = if send_initial {
         let listed = scope.list(&ListOptions::default())?;
         for stored in &listed.items {
             let object = scope.view(stored);
             if filter.matches(&object) {
-                initial.push(encoder.stored_event("ADDED", &stored.bytes, stored.revision, &object));
+                initial.push_back(encoder.stored_event("ADDED", &stored.bytes, stored.revision, &object));
             }
         }
         if request.query.has("sendInitialEvents") && bookmarks {
             let bookmark = bookmark_object(scope, listed.revision, true);
-            initial.push(encoder.event("BOOKMARK", &bookmark));
+            initial.push_back(encoder.event("BOOKMARK", &bookmark));
         }
         listed.revision + 1
+    } else if requested_revision == 0 {
+        // `sendInitialEvents=false` from "" or "0": from now on (the store's next revision).
+        0
     } else {
         requested_revision + 1
     };
@@ -180,13 +203,22 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
         prev_kv: true,
         progress_interval: bookmarks.then_some(BOOKMARK_INTERVAL),
     });
-    let mut watcher = match watch {
-        Ok(watcher) => watcher,
+    let mut body = WatchBody {
+        initial,
+        watcher: None,
+        deadline: Box::pin(tokio::time::sleep(timeout)),
+        encoder,
+        filter,
+        bookmarks,
+        bookmark_template: bookmark_object(scope, 0, false),
+        store: store.clone(),
+        start_revision,
+    };
+    match watch {
+        Ok(watcher) => body.watcher = Some(watcher),
         Err(crate::store::StoreError::Compacted { compacted, .. }) => {
             let error = ApiError::expired(format!("too old resource version: {requested_revision} ({compacted})"));
-            let _ = sender.try_send(error_event(&error));
-            drop(sender);
-            return Ok(watch_response(encoder.representation, receiver));
+            body.initial = VecDeque::from([error_event(&error)]);
         }
         Err(crate::store::StoreError::FutureRevision { .. }) => {
             return Err(ApiError::new(
@@ -196,63 +228,129 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
             .with_retry(1));
         }
         Err(other) => return Err(crate::registry::storage::store_error(other)),
-    };
-    let bookmark_template = bookmark_object(scope, 0, false);
-    tokio::spawn(async move {
-        for chunk in initial {
-            if sender.send(chunk).await.is_err() {
-                return;
-            }
-        }
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        loop {
-            let response = tokio::select! {
-                response = watcher.next() => response,
-                _ = &mut deadline => return,
-                _ = sender.closed() => return,
-            };
-            let Some(response) = response else { return };
-            if let Some(reason) = &response.canceled {
-                tracing::debug!(?reason, "store watch ended; the client will re-list");
-                let error = ApiError::expired(format!(
-                    "too old resource version: {start_revision} ({})",
-                    store.compacted_revision()
-                ));
-                let _ = sender.send(error_event(&error)).await;
-                return;
-            }
-            if response.events.is_empty() {
-                if bookmarks && response.progress_notify {
-                    let mut bookmark = bookmark_template.clone();
-                    bookmark["metadata"]["resourceVersion"] = json!(response.revision.to_string());
-                    if sender.send(encoder.event("BOOKMARK", &bookmark)).await.is_err() {
-                        return;
-                    }
-                }
-                continue;
-            }
-            for event in response.events.iter() {
-                let Some(chunk) = translate(&mut encoder, &filter, event) else { continue };
-                if sender.send(chunk).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    Ok(watch_response(representation, receiver))
-}
-
-fn watch_response(representation: Representation, receiver: mpsc::Receiver<Bytes>) -> Response {
+    }
     let content_type = match representation {
         Representation::Table => "application/json;as=Table;v=v1;g=meta.k8s.io",
         _ => "application/json",
     };
-    respond::stream(200, content_type, receiver)
+    let mut response = warp::reply::Reply::into_response(warp::reply::stream(body));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
+/// kube-apiserver's `validateWatchOptions`: `resourceVersionMatch` goes with
+/// `sendInitialEvents`, and only as `NotOlderThan`.
+fn validate_options(request: &ApiRequest) -> ApiResult<()> {
+    let matching = request.query.get("resourceVersionMatch").unwrap_or_default();
+    let initial_events = request.query.has("sendInitialEvents");
+    let mut errors = Vec::new();
+    if initial_events && matching != "NotOlderThan" {
+        let detail = "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan";
+        errors.push(FieldError::forbidden("resourceVersionMatch", detail));
+    }
+    if !matching.is_empty() {
+        if !initial_events {
+            let detail = "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided";
+            errors.push(FieldError::forbidden("resourceVersionMatch", detail));
+        }
+        if matching != "NotOlderThan" {
+            errors.push(FieldError {
+                field: "resourceVersionMatch".into(),
+                kind: FieldErrorKind::NotSupported(json!(matching), vec!["NotOlderThan".into()]),
+                detail: String::new(),
+            });
+        }
+        if request.query.get("continue").is_some_and(|token| !token.is_empty()) {
+            let detail = "resourceVersionMatch is forbidden when continue is provided";
+            errors.push(FieldError::forbidden("resourceVersionMatch", detail));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", errors)) }
+}
+
+/// A watch's response body: the initial events, then each store response as one chunk, until
+/// the store watch ends (one 410 ERROR event) or `timeoutSeconds` pass. The connection polls
+/// it directly; a client that stops reading stops the polling, and the store watch then falls
+/// back to catching up from history (or ends with a 410 if compaction overtakes it).
+struct WatchBody {
+    initial: VecDeque<Bytes>,
+    /// `None` once the watch has ended.
+    watcher: Option<crate::store::Watcher>,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    encoder: Encoder,
+    filter: Filter,
+    bookmarks: bool,
+    bookmark_template: Value,
+    store: crate::store::MemoryStore,
+    start_revision: i64,
+}
+
+impl futures_util::Stream for WatchBody {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let body = self.get_mut();
+        if let Some(chunk) = body.initial.pop_front() {
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+        if body.deadline.as_mut().poll(cx).is_ready() {
+            body.watcher = None;
+        }
+        loop {
+            let Some(watcher) = body.watcher.as_mut() else { return Poll::Ready(None) };
+            let response = match Pin::new(watcher).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    body.watcher = None;
+                    continue;
+                }
+                Poll::Ready(Some(response)) => response,
+            };
+            if let Some(reason) = &response.canceled {
+                tracing::debug!(?reason, "store watch ended; the client will re-list");
+                body.watcher = None;
+                let compacted = body.store.compacted_revision();
+                let error =
+                    ApiError::expired(format!("too old resource version: {} ({compacted})", body.start_revision));
+                return Poll::Ready(Some(Ok(error_event(&error))));
+            }
+            if response.events.is_empty() {
+                if body.bookmarks && response.progress_notify {
+                    let mut bookmark = body.bookmark_template.clone();
+                    bookmark["metadata"]["resourceVersion"] = json!(response.revision.to_string());
+                    return Poll::Ready(Some(Ok(body.encoder.event("BOOKMARK", &bookmark))));
+                }
+                continue;
+            }
+            let mut chunks =
+                response.events.iter().filter_map(|event| translate(&mut body.encoder, &body.filter, event));
+            let Some(first) = chunks.next() else { continue };
+            let Some(second) = chunks.next() else { return Poll::Ready(Some(Ok(first))) };
+            // One transaction's events go out together.
+            let mut joined = Vec::with_capacity(first.len() + second.len());
+            for chunk in [first, second].into_iter().chain(chunks) {
+                joined.extend_from_slice(&chunk);
+            }
+            return Poll::Ready(Some(Ok(Bytes::from(joined))));
+        }
+    }
 }
 
 /// A store event as a WatchEvent, taking selectors into account across the transition.
 fn translate(encoder: &mut Encoder, filter: &Filter, event: &crate::store::Event) -> Option<Bytes> {
+    // Nothing to parse when no selector needs the object and it goes out as stored: with many
+    // watchers of one collection, each event is spliced once per watcher, never decoded.
+    if !filter.needs_object() && encoder.splices() {
+        if !filter.matches_key(&event.kv.key) {
+            return None;
+        }
+        let revision = event.kv.mod_revision;
+        return match (event.kind, event.prev_kv.as_ref()) {
+            (EventKind::Put, None) => Some(encoder.splice("ADDED", &event.kv.value, revision)),
+            (EventKind::Put, Some(_)) => Some(encoder.splice("MODIFIED", &event.kv.value, revision)),
+            (EventKind::Delete, previous) => previous.map(|prev| encoder.splice("DELETED", &prev.value, revision)),
+        };
+    }
     match event.kind {
         EventKind::Put => {
             let revision = event.kv.mod_revision;
