@@ -33,6 +33,37 @@ pub struct WriteResult {
 /// How many times a write that lost a race retries before answering 409.
 const MAX_RETRIES: usize = 16;
 
+/// The two fields of a stored Namespace that say whether it is terminating. Every create in a
+/// namespace reads them; deserializing only these skips building the whole object as a `Value`
+/// (about a tenth of a create's CPU time otherwise). An unreadable object counts as active.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct NamespaceLifecycle {
+    metadata: NamespaceLifecycleMetadata,
+    status: NamespaceLifecycleStatus,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct NamespaceLifecycleMetadata {
+    deletion_timestamp: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct NamespaceLifecycleStatus {
+    phase: Option<String>,
+}
+
+impl NamespaceLifecycle {
+    /// Whether the stored Namespace has a deletionTimestamp or is in the Terminating phase.
+    fn is_terminating(stored: &[u8]) -> bool {
+        let lifecycle: NamespaceLifecycle = serde_json::from_slice(stored).unwrap_or_default();
+        lifecycle.metadata.deletion_timestamp.is_some_and(|at| !at.is_empty())
+            || lifecycle.status.phase.as_deref() == Some("Terminating")
+    }
+}
+
 impl Scope<'_> {
     pub(crate) fn error_resource(&self) -> Resource<'_> {
         Resource { group: &self.resource.group, plural: &self.resource.plural }
@@ -130,10 +161,7 @@ impl Scope<'_> {
         let key = format!("/registry/namespaces/{namespace}");
         let stored =
             storage::read(&self.instance.store, &key)?.ok_or_else(|| ApiError::not_found(namespaces, namespace))?;
-        let object = stored.to_value();
-        let terminating = !meta_str(&object, "deletionTimestamp").is_empty()
-            || object.pointer("/status/phase") == Some(&json!("Terminating"));
-        if terminating {
+        if NamespaceLifecycle::is_terminating(&stored.bytes) {
             return Err(ApiError::forbidden(
                 self.error_resource(),
                 name,
@@ -457,5 +485,26 @@ impl Scope<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod namespace_lifecycle_tests {
+    use super::NamespaceLifecycle;
+
+    fn terminating(stored: &str) -> bool {
+        NamespaceLifecycle::is_terminating(stored.as_bytes())
+    }
+
+    #[test]
+    fn a_namespace_terminates_once_deleted_or_in_the_terminating_phase() {
+        let active =
+            r#"{"kind":"Namespace","metadata":{"name":"a","managedFields":[{"f":{}}]},"status":{"phase":"Active"}}"#;
+        assert!(!terminating(active));
+        assert!(!terminating(r#"{"metadata":{"deletionTimestamp":null}}"#));
+        assert!(!terminating(r#"{"metadata":{"deletionTimestamp":""}}"#));
+        assert!(!terminating("not JSON"));
+        assert!(terminating(r#"{"metadata":{"name":"a","deletionTimestamp":"2026-01-01T00:00:00Z"}}"#));
+        assert!(terminating(r#"{"metadata":{"name":"a"},"spec":{},"status":{"phase":"Terminating"}}"#));
     }
 }
