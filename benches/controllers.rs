@@ -156,6 +156,35 @@ fn cpu_time() -> (Duration, Duration) {
     (Duration::from_millis(server * 10), Duration::from_millis(others * 10))
 }
 
+/// The machine and how fast it runs now (AES-256-GCM, what TLS spends its time on, best of
+/// three), so that figures from a slow moment of a shared machine can be told apart.
+fn print_machine() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find_map(|line| line.strip_prefix("model name")).unwrap_or("unknown CPU");
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[7; 32]).expect("an AES-256 key");
+    let key = ring::aead::LessSafeKey::new(key);
+    let mut data = vec![1u8; 16 << 20];
+    let fastest = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            for record in data.chunks_mut(16 * 1024) {
+                let nonce = ring::aead::Nonce::assume_unique_for_key([0; 12]);
+                let _ = black_box(key.seal_in_place_separate_tag(nonce, ring::aead::Aad::empty(), record));
+            }
+            started.elapsed()
+        })
+        .min()
+        .expect("three runs");
+    println!(
+        "== machine: {cores} CPUs, {}; load average {}; AES-256-GCM now {:.1} GB/s ==",
+        model.trim_start_matches([' ', '\t', ':']),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        (16 << 20) as f64 / fastest.as_secs_f64() / 1e9,
+    );
+}
+
 fn resident_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: usize = statm.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -179,7 +208,7 @@ impl Rig {
             .build()
             .expect("server runtime");
         let client_runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("client runtime");
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("client runtime");
         let config = ServerConfig { secure_port: 0, ..ServerConfig::default() };
         let server = server_runtime.block_on(Server::start(config)).expect("server starts");
         Rig { server: Some(server), server_runtime, client_runtime }
@@ -412,6 +441,9 @@ impl Fanout {
 }
 
 fn watch_fanout(c: &mut Criterion) {
+    if !quick() {
+        print_machine();
+    }
     for protocol in [Protocol::Http2, Protocol::Http1] {
         if selected(protocol.id()) {
             fanout_over(c, protocol);
