@@ -60,18 +60,3 @@ pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     }
     response
 }
-
-/// A chunked body fed from a channel: each message is sent as it arrives, and the response
-/// ends when the sender is dropped.
-pub fn stream(status: u16, content_type: &str, receiver: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
-    let mut receiver = receiver;
-    let chunks = futures_util::stream::poll_fn(move |cx| {
-        receiver.poll_recv(cx).map(|chunk| chunk.map(Ok::<Bytes, std::convert::Infallible>))
-    });
-    let mut response = warp::reply::Reply::into_response(warp::reply::stream(chunks));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    if let Ok(value) = HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(header::CONTENT_TYPE, value);
-    }
-    response
-}
