@@ -19,26 +19,25 @@ use tokio::task::JoinHandle;
 /// The running controllers of one instance; dropping the value stops them.
 #[derive(Debug)]
 pub struct Controllers {
-    tasks: Vec<JoinHandle<()>>,
+    task: JoinHandle<()>,
 }
 
 impl Controllers {
     /// Starts the garbage collector and the namespace controller on `instance`.
     pub fn start(instance: &Arc<Instance>) -> Controllers {
-        let tasks = vec![
-            tokio::spawn(run(instance.clone(), garbage_collector::GarbageCollector::default())),
-            tokio::spawn(run(instance.clone(), namespaces::NamespaceController::default())),
-            tokio::spawn(run(instance.clone(), service_accounts::ServiceAccountController::default())),
+        // One watch and one parse of each event feed all three.
+        let controllers: Vec<Box<dyn Controller>> = vec![
+            Box::new(garbage_collector::GarbageCollector::default()),
+            Box::new(namespaces::NamespaceController::default()),
+            Box::new(service_accounts::ServiceAccountController::default()),
         ];
-        Controllers { tasks }
+        Controllers { task: tokio::spawn(run(instance.clone(), controllers)) }
     }
 }
 
 impl Drop for Controllers {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.task.abort();
     }
 }
 
@@ -58,10 +57,10 @@ const REGISTRY_PREFIX: &[u8] = b"/registry/";
 
 /// Lists everything, then follows the store's watch; starts over when the watch is lost
 /// (compaction overtook it) and stops when the store shuts down.
-async fn run(instance: Arc<Instance>, mut controller: impl Controller) {
+async fn run(instance: Arc<Instance>, mut controllers: Vec<Box<dyn Controller>>) {
     loop {
-        let Some(mut watcher) = list_and_watch(&instance, &mut controller) else { return };
-        controller.reconcile(&instance);
+        let Some(mut watcher) = list_and_watch(&instance, &mut controllers) else { return };
+        reconcile(&instance, &mut controllers);
         loop {
             let Some(response) = watcher.next().await else { return };
             match response.canceled {
@@ -76,23 +75,35 @@ async fn run(instance: Arc<Instance>, mut controller: impl Controller) {
                     _ => &event.kv.value,
                 };
                 let Some(object) = Object::parse(&instance, value) else { continue };
-                if deleted {
-                    controller.forget(&instance, &object);
-                } else {
-                    controller.observe(&instance, &object);
+                for controller in &mut controllers {
+                    if deleted {
+                        controller.forget(&instance, &object);
+                    } else {
+                        controller.observe(&instance, &object);
+                    }
                 }
             }
-            controller.reconcile(&instance);
+            reconcile(&instance, &mut controllers);
         }
     }
 }
 
-fn list_and_watch(instance: &Instance, controller: &mut impl Controller) -> Option<Watcher> {
+fn reconcile(instance: &Instance, controllers: &mut [Box<dyn Controller>]) {
+    for controller in controllers {
+        controller.reconcile(instance);
+    }
+}
+
+fn list_and_watch(instance: &Instance, controllers: &mut [Box<dyn Controller>]) -> Option<Watcher> {
     let listing = instance.store.range(RangeRequest::new(KeyRange::prefix(REGISTRY_PREFIX.to_vec()))).ok()?;
-    controller.reset();
+    for controller in controllers.iter_mut() {
+        controller.reset();
+    }
     for kv in &listing.kvs {
         if let Some(object) = Object::parse(instance, &kv.value) {
-            controller.observe(instance, &object);
+            for controller in controllers.iter_mut() {
+                controller.observe(instance, &object);
+            }
         }
     }
     let mut request = WatchRequest::new(KeyRange::prefix(REGISTRY_PREFIX.to_vec()));

@@ -317,7 +317,7 @@ impl Scope<'_> {
             self.record_manager(Some(&old), &mut object, options, subresource);
             strategy::validate(&self.resource, &object, Some(&old))?;
             services::keep_allocations(self, &mut object, &old)?;
-            let finalized = strategy::deletion_complete(&object);
+            let finalized = strategy::deletion_complete(&self.resource, &object);
             let bytes = self.storage_bytes(&object);
             if options.dry_run {
                 return Ok(WriteResult {
@@ -415,10 +415,7 @@ impl Scope<'_> {
                 finalizers.push(json!(finalizer));
             }
             crate::crds::deletion_finalizers(&self.resource, &mut finalizers);
-            let namespace_finalizers =
-                object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
-                    && self.resource.group.is_empty()
-                    && self.resource.plural == "namespaces";
+            let namespace_finalizers = strategy::has_namespace_finalizers(&self.resource, &object);
             if finalizers.is_empty() && !namespace_finalizers {
                 if options.dry_run {
                     return Ok(Deleted::Gone(current));

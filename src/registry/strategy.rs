@@ -279,11 +279,20 @@ impl UpdateScope {
     }
 }
 
+/// Whether a Namespace still has `spec.finalizers` (the `kubernetes` finalizer the namespace
+/// controller removes through `finalize`). Only namespaces have them; another kind's
+/// `spec.finalizers` field is ordinary data.
+pub fn has_namespace_finalizers(resource: &ResourceInfo, object: &Value) -> bool {
+    resource.group.is_empty()
+        && resource.plural == "namespaces"
+        && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+}
+
 /// Whether an object marked for deletion has nothing left holding it: no finalizers in
 /// metadata, and for a namespace none in `spec.finalizers` either.
-pub fn deletion_complete(object: &Value) -> bool {
-    let empty = |pointer: &str| object.pointer(pointer).and_then(Value::as_array).is_none_or(Vec::is_empty);
-    !meta_str(object, "deletionTimestamp").is_empty() && empty("/metadata/finalizers") && empty("/spec/finalizers")
+pub fn deletion_complete(resource: &ResourceInfo, object: &Value) -> bool {
+    let no_finalizers = object.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(Vec::is_empty);
+    !meta_str(object, "deletionTimestamp").is_empty() && no_finalizers && !has_namespace_finalizers(resource, object)
 }
 
 /// Carries server-owned state from `old` into an update, keeps status and spec apart, and
