@@ -200,6 +200,7 @@ struct Rig {
 
 impl Rig {
     fn start() -> Rig {
+        kubetwin::cli::init_logging("warn", 0);
         let server_runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("kubetwin-server")

@@ -91,8 +91,9 @@ impl ServerFlags {
 }
 
 /// Sends tracing output to stderr: `base` at verbosity 0, then debug, then trace.
-/// `KUBETWIN_LOG` overrides it.
-pub(crate) fn init_logging(base: &str, verbosity: u8) {
+/// `KUBETWIN_LOG` overrides it. Benchmarks call it too, so that they run with the binary's
+/// logging set-up (without a subscriber, every dependency's trace span falls back to `log`).
+pub fn init_logging(base: &str, verbosity: u8) {
     let default = match verbosity {
         0 => format!("kubetwin={base}"),
         1 => "kubetwin=debug".to_string(),

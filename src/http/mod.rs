@@ -2,6 +2,7 @@
 //! for objects, lists, tables, watch streams and Status errors.
 
 pub mod applying;
+pub mod batched_writes;
 pub mod negotiate;
 pub mod nonresource;
 pub mod patching;

@@ -2,6 +2,7 @@
 //! verified client certificate (if any) into a [`PeerIdentity`] request extension, and serves
 //! HTTP/1.1 or HTTP/2 on the connection through hyper-util, stopping gracefully on shutdown.
 
+use super::batched_writes::BatchedWrites;
 use crate::pki::{CertificateSubject, certificate_subject};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -65,6 +66,8 @@ pub async fn serve(
                     .and_then(|chain| chain.first())
                     .and_then(|cert| certificate_subject(cert)),
             );
+            // HTTP/2 multiplexes many streams (watches) over the connection: gather their writes.
+            let batching = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let service = warp::service(routes);
             let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(peer.clone());
@@ -72,7 +75,8 @@ pub async fn serve(
                 async move { Ok::<_, Infallible>(tower_call(&mut service, request).await) }
             });
             let builder = Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            let connection =
+                builder.serve_connection_with_upgrades(TokioIo::new(BatchedWrites::new(tls, batching)), service);
             if let Err(error) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%error, "connection ended with an error");
             }

@@ -5,7 +5,8 @@
 //! below the compacted revision gets one 410 ERROR event, as the watch cache answers;
 //! `timeoutSeconds` and bookmarks are honoured. The response body polls the store watch itself
 //! (no task or channel per watch: an idle watch holds about 3 KiB), and without a selector that
-//! needs the object an event is spliced from the stored bytes for each watcher, never parsed.
+//! needs the object an event is spliced from the stored bytes, never parsed. Watchers with no
+//! filter at all share one encoding of each transaction (kept on the store's event batch).
 
 use super::ApiRequest;
 use super::negotiate::{self, Representation};
@@ -41,6 +42,11 @@ impl Filter {
     /// Whether a selector needs the object itself; a name alone is read from the store key.
     fn needs_object(&self) -> bool {
         self.label.is_some() || self.field.is_some()
+    }
+
+    /// Whether every event passes.
+    fn is_none(&self) -> bool {
+        self.name.is_none() && !self.needs_object()
     }
 
     /// The name check on a store key (`.../{name}`).
@@ -293,12 +299,14 @@ impl futures_util::Stream for WatchBody {
         if let Some(chunk) = body.initial.pop_front() {
             return Poll::Ready(Some(Ok(chunk)));
         }
-        if body.deadline.as_mut().poll(cx).is_ready() {
-            body.watcher = None;
-        }
         loop {
             let Some(watcher) = body.watcher.as_mut() else { return Poll::Ready(None) };
             let response = match Pin::new(watcher).poll_next(cx) {
+                // The deadline is looked at only when there is nothing to send.
+                Poll::Pending if body.deadline.as_mut().poll(cx).is_ready() => {
+                    body.watcher = None;
+                    continue;
+                }
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     body.watcher = None;
@@ -322,18 +330,32 @@ impl futures_util::Stream for WatchBody {
                 }
                 continue;
             }
-            let mut chunks =
-                response.events.iter().filter_map(|event| translate(&mut body.encoder, &body.filter, event));
-            let Some(first) = chunks.next() else { continue };
-            let Some(second) = chunks.next() else { return Poll::Ready(Some(Ok(first))) };
-            // One transaction's events go out together.
-            let mut joined = Vec::with_capacity(first.len() + second.len());
-            for chunk in [first, second].into_iter().chain(chunks) {
-                joined.extend_from_slice(&chunk);
+            let chunk = if body.filter.is_none() && body.encoder.splices() {
+                // Every watcher without a filter sends these events as the same bytes: the first
+                // one to get here encodes them for all.
+                let events = &response.events;
+                events.encoded.get_or_init(|| encode_batch(&mut body.encoder, &body.filter, events)).clone()
+            } else {
+                encode_batch(&mut body.encoder, &body.filter, &response.events)
+            };
+            if chunk.is_empty() {
+                continue;
             }
-            return Poll::Ready(Some(Ok(Bytes::from(joined))));
+            return Poll::Ready(Some(Ok(chunk)));
         }
     }
+}
+
+/// One transaction's events as one chunk of WatchEvents (empty when none passes the filter).
+fn encode_batch(encoder: &mut Encoder, filter: &Filter, events: &[crate::store::Event]) -> Bytes {
+    let mut chunks = events.iter().filter_map(|event| translate(encoder, filter, event));
+    let Some(first) = chunks.next() else { return Bytes::new() };
+    let Some(second) = chunks.next() else { return first };
+    let mut joined = Vec::with_capacity(first.len() + second.len());
+    for chunk in [first, second].into_iter().chain(chunks) {
+        joined.extend_from_slice(&chunk);
+    }
+    Bytes::from(joined)
 }
 
 /// A store event as a WatchEvent, taking selectors into account across the transition.

@@ -1,9 +1,9 @@
 //! The event history: one [`Batch`] per committed revision above the compacted one, oldest
 //! first, with no gaps. Watchers replay and catch up from it, and compaction walks it to find
 //! the keys whose old versions it may drop. Each batch builds its events once and shares them
-//! (`Arc<[Event]>`) with every watcher whose range covers all of them.
+//! (`Arc<EventBatch>`, which also carries the batch's wire encoding once a consumer makes it) with every watcher whose range covers all of them.
 
-use super::types::{Event, KeyRange, Revision};
+use super::types::{Event, EventBatch, KeyRange, Revision};
 use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,19 +15,19 @@ pub(super) struct Batch {
     pub revision: Revision,
     pub committed_at: SystemTime,
     /// In the order the transaction's operations wrote them, with `prev_kv` filled in.
-    pub events: Arc<[Event]>,
+    pub events: Arc<EventBatch>,
     /// The same events without `prev_kv`, built the first time a watcher needs them.
-    without_prev_kv: OnceCell<Arc<[Event]>>,
+    without_prev_kv: OnceCell<Arc<EventBatch>>,
 }
 
 impl Batch {
     pub fn new(revision: Revision, committed_at: SystemTime, events: Vec<Event>) -> Self {
-        Batch { revision, committed_at, events: events.into(), without_prev_kv: OnceCell::new() }
+        Batch { revision, committed_at, events: Arc::new(events.into()), without_prev_kv: OnceCell::new() }
     }
 
     /// The events a watcher of `range` sees, sharing this batch's allocation when the range
     /// covers them all; `None` when it covers none.
-    pub fn events_for(&self, range: &KeyRange, prev_kv: bool) -> Option<Arc<[Event]>> {
+    pub fn events_for(&self, range: &KeyRange, prev_kv: bool) -> Option<Arc<EventBatch>> {
         let matching = self.events.iter().filter(|event| range.contains(&event.kv.key)).count();
         if matching == 0 {
             return None;
@@ -36,14 +36,16 @@ impl Batch {
             return Some(self.all_events(prev_kv));
         }
         let visible = self.events.iter().filter(|event| range.contains(&event.kv.key));
-        Some(visible.map(|event| shown(event, prev_kv)).collect())
+        Some(Arc::new(visible.map(|event| shown(event, prev_kv)).collect()))
     }
 
-    fn all_events(&self, prev_kv: bool) -> Arc<[Event]> {
+    fn all_events(&self, prev_kv: bool) -> Arc<EventBatch> {
         if prev_kv || self.events.iter().all(|event| event.prev_kv.is_none()) {
             return self.events.clone();
         }
-        self.without_prev_kv.get_or_init(|| self.events.iter().map(|event| shown(event, false)).collect()).clone()
+        self.without_prev_kv
+            .get_or_init(|| Arc::new(self.events.iter().map(|event| shown(event, false)).collect()))
+            .clone()
     }
 }
 
@@ -129,7 +131,7 @@ mod tests {
     #[test]
     fn partially_covered_batches_are_filtered_in_order() {
         let batch = Batch::new(5, at(0), vec![update("/b", 5), update("/a", 5), update("/c", 5)]);
-        let keys = |events: Arc<[Event]>| events.iter().map(|event| event.kv.key.clone()).collect::<Vec<_>>();
+        let keys = |events: Arc<EventBatch>| events.iter().map(|event| event.kv.key.clone()).collect::<Vec<_>>();
         let outside_a = batch.events_for(&KeyRange::between("/b", "/d"), true).expect("some");
         assert_eq!(keys(outside_a), vec![Bytes::from_static(b"/b"), Bytes::from_static(b"/c")]);
         assert!(batch.events_for(&KeyRange::key("/z"), true).is_none());

@@ -71,5 +71,5 @@ pub use config::StoreConfig;
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use txn::{Compare, CompareOp, CompareTarget, OpResponse, Txn, TxnOp, TxnResponse};
-pub use types::{Event, EventKind, KeyRange, KeyValue, RangeEnd, RangeRequest, RangeResponse, Revision};
+pub use types::{Event, EventBatch, EventKind, KeyRange, KeyValue, RangeEnd, RangeRequest, RangeResponse, Revision};
 pub use watch::{WatchCancelReason, WatchRequest, WatchResponse, Watcher};

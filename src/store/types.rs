@@ -42,6 +42,45 @@ pub struct Event {
     pub prev_kv: Option<KeyValue>,
 }
 
+/// One transaction's events as a watcher receives them. Every watcher that sees the same events
+/// shares one `Arc<EventBatch>`, and with it `encoded`: a slot where a consumer that turns the
+/// whole batch into the same bytes for each of its watchers (the API server's watch streams)
+/// keeps them, so that one write fanned out to a thousand watchers is encoded once.
+#[derive(Debug, Default)]
+pub struct EventBatch {
+    events: Box<[Event]>,
+    pub encoded: std::sync::OnceLock<Bytes>,
+}
+
+impl std::ops::Deref for EventBatch {
+    type Target = [Event];
+
+    fn deref(&self) -> &[Event] {
+        &self.events
+    }
+}
+
+/// Batches compare by their events; the cached encoding is derived from them.
+impl PartialEq for EventBatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.events == other.events
+    }
+}
+
+impl Eq for EventBatch {}
+
+impl From<Vec<Event>> for EventBatch {
+    fn from(events: Vec<Event>) -> Self {
+        EventBatch { events: events.into_boxed_slice(), encoded: std::sync::OnceLock::new() }
+    }
+}
+
+impl FromIterator<Event> for EventBatch {
+    fn from_iter<I: IntoIterator<Item = Event>>(events: I) -> Self {
+        EventBatch::from(events.into_iter().collect::<Vec<_>>())
+    }
+}
+
 /// Where a [`KeyRange`] stops.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RangeEnd {

@@ -4,7 +4,7 @@
 //! progress notifications with a tokio timer. Dropping it unregisters the watcher.
 
 use super::mvcc::Inner;
-use super::types::{Event, KeyRange, Revision};
+use super::types::{EventBatch, KeyRange, Revision};
 use super::watchers::WatcherId;
 use futures_util::Stream;
 use std::collections::VecDeque;
@@ -69,23 +69,23 @@ pub struct WatchResponse {
     /// revision, every event up to which has been delivered. When canceled: the store's revision.
     pub revision: Revision,
     /// In the order the transaction wrote them; shared with other watchers.
-    pub events: Arc<[Event]>,
+    pub events: Arc<EventBatch>,
     pub progress_notify: bool,
     /// Set on the last response of a stream.
     pub canceled: Option<WatchCancelReason>,
 }
 
 impl WatchResponse {
-    pub(super) fn events(revision: Revision, events: Arc<[Event]>) -> Self {
+    pub(super) fn events(revision: Revision, events: Arc<EventBatch>) -> Self {
         WatchResponse { revision, events, progress_notify: false, canceled: None }
     }
 
     pub(super) fn progress(revision: Revision) -> Self {
-        WatchResponse { revision, events: Arc::new([]), progress_notify: true, canceled: None }
+        WatchResponse { revision, events: Arc::default(), progress_notify: true, canceled: None }
     }
 
     pub(super) fn canceled(revision: Revision, reason: WatchCancelReason) -> Self {
-        WatchResponse { revision, events: Arc::new([]), progress_notify: false, canceled: Some(reason) }
+        WatchResponse { revision, events: Arc::default(), progress_notify: false, canceled: Some(reason) }
     }
 }
 
