@@ -3,10 +3,14 @@
 //!
 //! - `catalog.json`: every served resource (group, version, kind, plural, scope, verbs,
 //!   subresources and the definition that describes it), read off the spec's paths;
-//! - `schemas.json`: every definition with its descriptions removed, for schema-driven merges,
-//!   validation and field management.
+//! - `schema-graph.json`: the graph of every definition (`src/openapi/schema.rs`, included here),
+//!   for schema-driven merges, validation and field management, ready to deserialize.
 //!
 //! The full spec stays embedded (compressed) for the `/openapi` documents.
+
+#[allow(dead_code)]
+#[path = "src/openapi/schema.rs"]
+mod schema;
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -17,6 +21,7 @@ const SPEC: &str = "openapi/kubernetes-v1.36-swagger.json.gz";
 fn main() {
     println!("cargo::rerun-if-changed={SPEC}");
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=src/openapi/schema.rs");
     let mut text = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(SPEC).expect("vendored OpenAPI spec"))
         .read_to_string(&mut text)
@@ -25,8 +30,8 @@ fn main() {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let catalog = build_catalog(&spec);
     std::fs::write(out.join("catalog.json"), serde_json::to_vec(&catalog).unwrap()).unwrap();
-    let schemas = strip_descriptions(&spec["definitions"]);
-    std::fs::write(out.join("schemas.json"), serde_json::to_vec(&schemas).unwrap()).unwrap();
+    let graph = schema::Schemas::from_definitions(&strip_descriptions(&spec["definitions"]));
+    std::fs::write(out.join("schema-graph.json"), serde_json::to_vec(&graph).unwrap()).unwrap();
 }
 
 /// Only generally available group-versions are on in a default kube-apiserver 1.36; alpha and

@@ -3,7 +3,23 @@
 use super::*;
 use crate::auth::rbac::RbacIndex;
 use crate::auth::{Attributes, Decision, UserInfo};
+use serde_json::json;
 use std::collections::BTreeSet;
+
+#[test]
+fn the_served_json_is_the_expansion_of_the_yaml() {
+    let expanded = expansion::expand(include_str!("bootstrap_policy.yaml"));
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/auth/bootstrap_policy.json");
+    if std::env::var_os("KUBETWIN_REGENERATE").is_some() {
+        let text = serde_json::to_string_pretty(&expanded).expect("serializes") + "\n";
+        std::fs::write(path, text).expect("writing bootstrap_policy.json");
+        return;
+    }
+    assert!(
+        bootstrap_policy() == expanded,
+        "src/auth/bootstrap_policy.json is out of date: KUBETWIN_REGENERATE=1 cargo test --lib bootstrap_policy"
+    );
+}
 
 fn index() -> RbacIndex {
     RbacIndex::from_objects(&bootstrap_policy())

@@ -6,18 +6,22 @@
 //! Nodes live in one arena and refer to each other by [`SchemaId`]. A `$ref` becomes a
 //! [`SchemaKind::Ref`] node so that a property can add its own extensions (Deployment's
 //! `strategy` adds `retainKeys`) on top of the definition it points at.
+//!
+//! The build script includes this file too: it builds the built-in graph from the spec and
+//! stores it serialized, so that a process only deserializes it (see [`super::schema`]).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 pub type SchemaId = usize;
 
 /// The shape of one schema node.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SchemaKind {
     Object {
         properties: Vec<(String, SchemaId)>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         additional: Option<SchemaId>,
     },
     Array {
@@ -34,7 +38,7 @@ pub enum SchemaKind {
 }
 
 /// `x-kubernetes-list-type`; `None` when the schema does not say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ListType {
     #[default]
     Unspecified,
@@ -44,7 +48,7 @@ pub enum ListType {
 }
 
 /// `x-kubernetes-map-type`; structs and maps default to granular.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum MapType {
     #[default]
     Granular,
@@ -52,7 +56,7 @@ pub enum MapType {
 }
 
 /// The parsed `x-kubernetes-patch-strategy` (a comma-separated list in the spec).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PatchStrategy {
     pub merge: bool,
     pub replace: bool,
@@ -60,18 +64,32 @@ pub struct PatchStrategy {
 }
 
 /// One node of the graph.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schema {
     pub kind: SchemaKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub list_type: ListType,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list_map_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub map_type: MapType,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub patch_strategy: PatchStrategy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_merge_key: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub preserve_unknown_fields: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub embedded_resource: bool,
+}
+
+/// Serialized graphs leave out what a node does not set.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl Schema {
@@ -93,19 +111,10 @@ impl Schema {
 
 /// An arena of schema nodes with named roots (definition names such as
 /// `io.k8s.api.core.v1.Pod`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Schemas {
     nodes: Vec<Schema>,
     names: HashMap<String, SchemaId>,
-}
-
-/// The built-in definitions, parsed on first use and shared by every server in the process.
-pub fn schema() -> &'static Schemas {
-    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
-    SCHEMAS.get_or_init(|| {
-        let definitions: Value = serde_json::from_str(super::SCHEMAS_JSON).expect("schemas built by build.rs");
-        Schemas::from_definitions(&definitions)
-    })
 }
 
 impl Schemas {
@@ -278,6 +287,7 @@ impl Schemas {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openapi::schema;
 
     #[test]
     fn pod_containers_carry_their_list_and_patch_semantics() {
