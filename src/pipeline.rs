@@ -18,21 +18,19 @@ pub async fn handle(instance: &Arc<Instance>, mut request: ApiRequest) -> Respon
     let started = Instant::now();
     let hints = VerbHints { watch: request.query.flag("watch").unwrap_or(false) };
     let info = RequestInfo::parse(request.method.as_str(), &request.path, hints);
-    let response = match identify(instance, &info, &request) {
+    // Every request is recorded, the refused and the faulted ones too.
+    let before = instance.requests.before(instance, &info, &request);
+    let response = match identify(instance, &info, &request).await {
         Err(error) => respond::error(&error),
         Ok(user) => {
             request.user = user;
             match inject_fault(instance, &info).await {
                 Some(response) => response,
-                None => {
-                    let before = instance.requests.before(instance, &info, &request);
-                    let response = serve(instance, &info, &request).await;
-                    instance.requests.record(instance, &info, &request, response.status().as_u16(), before);
-                    response
-                }
+                None => serve(instance, &info, &request).await,
             }
         }
     };
+    instance.requests.record(instance, &info, &request, response.status().as_u16(), before);
     let labels = RequestLabels {
         verb: &info.verb,
         group: &info.group,
@@ -81,9 +79,9 @@ async fn inject_fault(instance: &Instance, info: &RequestInfo) -> Option<Respons
 }
 
 /// Authenticates the request, applies impersonation, and authorizes what it asks for.
-fn identify(instance: &Instance, info: &RequestInfo, request: &ApiRequest) -> Result<UserInfo, ApiError> {
+async fn identify(instance: &Instance, info: &RequestInfo, request: &ApiRequest) -> Result<UserInfo, ApiError> {
     let user = authenticate::authenticate(instance, request)?;
-    let user = authenticate::impersonate(instance, user, request)?;
-    authorize::authorize(instance, &user, info)?;
+    let user = authenticate::impersonate(instance, user, request).await?;
+    authorize::authorize(instance, &user, info).await?;
     Ok(user)
 }

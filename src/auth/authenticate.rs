@@ -1,13 +1,15 @@
 //! The authentication chain, in kube-apiserver's order: a verified client certificate (CN is
 //! the user, O the groups), then a bearer token (static tokens from `--token-auth-file`, then
-//! ServiceAccount tokens), then anonymous. Impersonation headers are applied afterwards, each
-//! authorized through the `impersonate` verb.
+//! ServiceAccount tokens, whose verification the [token cache](super::token_cache) spares on
+//! repeat use, then bootstrap tokens when `--enable-bootstrap-token-auth` is on), then
+//! anonymous. Impersonation headers are applied afterwards, each authorized through the
+//! `impersonate` verb.
 
-use super::{Attributes, AuthConfig, Decision, UserInfo};
+use super::token_cache::LiveObject;
+use super::{Attributes, AuthConfig, UserInfo};
 use crate::error::{ApiError, ApiResult, Reason};
 use crate::http::ApiRequest;
 use crate::instance::Instance;
-use crate::registry::strategy::meta_str;
 use serde_json::Value;
 
 pub const AUTHENTICATED: &str = "system:authenticated";
@@ -97,22 +99,60 @@ fn bearer_token(request: &ApiRequest) -> Option<&str> {
 }
 
 /// The identity a bearer token stands for, if it is valid now. `audiences` overrides the
-/// server's API audiences (TokenReview's `spec.audiences`).
+/// server's API audiences (TokenReview's `spec.audiences`); only tokens checked against the
+/// server's own audiences go through the [token cache](super::token_cache).
 pub fn authenticate_token(instance: &Instance, token: &str, audiences: Option<&[String]>) -> Option<UserInfo> {
     let config: &AuthConfig = &instance.config.auth;
     if let Some(known) = config.static_tokens.iter().find(|t| t.token == token) {
         return Some(with_authenticated(known.user.clone()));
     }
+    if let Some(user) = service_account_token(instance, token, audiences) {
+        return Some(user);
+    }
+    if config.bootstrap_tokens {
+        return super::bootstrap_token::authenticate(instance, token).map(with_authenticated);
+    }
+    None
+}
+
+/// The ServiceAccount a token signed by this server stands for, through the token cache when
+/// the server's own audiences apply.
+fn service_account_token(instance: &Instance, token: &str, audiences: Option<&[String]>) -> Option<UserInfo> {
     let signer = instance.auth.signer.get()?;
+    let cache = &instance.auth.token_cache;
+    if audiences.is_none()
+        && let Some(user) = cache.get(instance, token)
+    {
+        return Some(user);
+    }
     let claims = signer.verify(token)?;
-    service_account_user(instance, &claims, audiences.unwrap_or(&signer.audiences), &signer.issuer)
+    let verified = service_account_user(instance, &claims, audiences.unwrap_or(&signer.audiences), &signer.issuer)?;
+    if audiences.is_none() {
+        cache.insert(instance, token, &verified.user, verified.expires, verified.depends_on);
+    }
+    Some(verified.user)
+}
+
+/// A ServiceAccount token that checked out, and what it stays valid on.
+struct VerifiedServiceAccount {
+    user: UserInfo,
+    /// Its `exp`, Unix seconds.
+    expires: i64,
+    /// The ServiceAccount, and the Pod or Secret it is bound to, as they were.
+    depends_on: Vec<LiveObject>,
 }
 
 /// Checks a verified ServiceAccount token's claims against the clock, the audiences and the
 /// objects it is bound to (which must still exist with the same uids).
-fn service_account_user(instance: &Instance, claims: &Value, audiences: &[String], issuer: &str) -> Option<UserInfo> {
+fn service_account_user(
+    instance: &Instance,
+    claims: &Value,
+    audiences: &[String],
+    issuer: &str,
+) -> Option<VerifiedServiceAccount> {
     let now = instance.clock.unix_seconds();
-    if claims["iss"] != issuer || claims["exp"].as_i64()? <= now || claims["nbf"].as_i64().unwrap_or(0) > now + 60 {
+    let expires = claims["exp"].as_i64()?;
+    if claims["iss"] != issuer || expires <= now || claims["nbf"].as_i64().unwrap_or(0) > now + 60 {
         return None;
     }
     let token_audiences: Vec<&str> = match &claims["aud"] {
@@ -127,9 +167,8 @@ fn service_account_user(instance: &Instance, claims: &Value, audiences: &[String
     let namespace = private["namespace"].as_str()?;
     let name = private["serviceaccount"]["name"].as_str()?;
     let uid = private["serviceaccount"]["uid"].as_str()?;
-    if live_uid(instance, "serviceaccounts", namespace, name)? != uid {
-        return None;
-    }
+    let account = LiveObject::read(instance, "serviceaccounts", namespace, name).filter(|live| live.uid == uid)?;
+    let mut depends_on = vec![account];
     let mut extra = std::collections::BTreeMap::new();
     if let Some(id) = claims["jti"].as_str() {
         extra.insert("authentication.kubernetes.io/credential-id".to_string(), vec![format!("JTI={id}")]);
@@ -137,16 +176,16 @@ fn service_account_user(instance: &Instance, claims: &Value, audiences: &[String
     for (kind, plural) in [("pod", "pods"), ("secret", "secrets")] {
         let bound = &private[kind];
         if let (Some(bound_name), Some(bound_uid)) = (bound["name"].as_str(), bound["uid"].as_str()) {
-            if live_uid(instance, plural, namespace, bound_name)? != bound_uid {
-                return None;
-            }
+            let live =
+                LiveObject::read(instance, plural, namespace, bound_name).filter(|live| live.uid == bound_uid)?;
+            depends_on.push(live);
             if kind == "pod" {
                 extra.insert("authentication.kubernetes.io/pod-name".into(), vec![bound_name.to_string()]);
                 extra.insert("authentication.kubernetes.io/pod-uid".into(), vec![bound_uid.to_string()]);
             }
         }
     }
-    Some(UserInfo {
+    let user = UserInfo {
         name: format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"),
         uid: uid.to_string(),
         groups: vec![
@@ -155,20 +194,28 @@ fn service_account_user(instance: &Instance, claims: &Value, audiences: &[String
             AUTHENTICATED.into(),
         ],
         extra,
-    })
+    };
+    Some(VerifiedServiceAccount { user, expires, depends_on })
 }
 
-/// The uid of a core/v1 object, if it exists.
-fn live_uid(instance: &Instance, plural: &str, namespace: &str, name: &str) -> Option<String> {
-    let resource = instance.resource("", "v1", plural)?;
-    let scope = crate::registry::Scope { instance, resource, namespace: Some(namespace) };
-    let stored = scope.get(name).ok()?;
-    Some(meta_str(&scope.view(&stored), "uid").to_string())
+/// What impersonating one user, group, uid or extra value asks of the authorizer: the
+/// `impersonate` verb on it.
+fn impersonation(resource: &str, group: &str, namespace: &str, name: &str, subresource: &str) -> Attributes {
+    Attributes {
+        verb: "impersonate".into(),
+        is_resource_request: true,
+        namespace: namespace.into(),
+        api_group: group.into(),
+        resource: resource.into(),
+        subresource: subresource.into(),
+        name: name.into(),
+        ..Attributes::default()
+    }
 }
 
 /// Applies `Impersonate-*` headers: each impersonated user, group, uid and extra value must be
 /// allowed to `user` through the `impersonate` verb.
-pub fn impersonate(instance: &Instance, user: UserInfo, request: &ApiRequest) -> ApiResult<UserInfo> {
+pub async fn impersonate(instance: &Instance, user: UserInfo, request: &ApiRequest) -> ApiResult<UserInfo> {
     let Some(target) = request.header("impersonate-user") else {
         let asks = request.headers.keys().any(|k| k.as_str().starts_with("impersonate-"));
         return if asks {
@@ -186,46 +233,28 @@ pub fn impersonate(instance: &Instance, user: UserInfo, request: &ApiRequest) ->
             extra.entry(field.to_string()).or_default().push(value.to_str().unwrap_or_default().to_string());
         }
     }
-    let check = |resource: &str, group: &str, namespace: &str, name: &str, subresource: &str| -> ApiResult<()> {
-        let attributes = Attributes {
-            verb: "impersonate".into(),
-            is_resource_request: true,
-            namespace: namespace.into(),
-            api_group: group.into(),
-            resource: resource.into(),
-            subresource: subresource.into(),
-            name: name.into(),
-            ..Attributes::default()
-        };
-        match super::authorize::decide(instance, &user, &attributes) {
-            Decision::Allow => Ok(()),
-            Decision::Deny(reason) | Decision::NoOpinion(reason) => {
-                Err(super::rbac::forbidden_error(&user, &attributes, &reason))
-            }
-        }
-    };
     let mut impersonated =
         UserInfo { name: target.to_string(), uid: uid.clone(), groups: groups.clone(), extra: extra.clone() };
+    let mut checks = Vec::new();
     match target.strip_prefix(SERVICE_ACCOUNT_PREFIX).and_then(|rest| rest.split_once(':')) {
         Some((namespace, name)) => {
-            check("serviceaccounts", "", namespace, name, "")?;
+            checks.push(impersonation("serviceaccounts", "", namespace, name, ""));
             if groups.is_empty() {
                 impersonated.groups =
                     vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{namespace}")];
             }
         }
-        None => check("users", "", "", target, "")?,
+        None => checks.push(impersonation("users", "", "", target, "")),
     }
-    for group in &groups {
-        check("groups", "", "", group, "")?;
-    }
+    checks.extend(groups.iter().map(|group| impersonation("groups", "", "", group, "")));
     if !uid.is_empty() {
-        check("uids", "authentication.k8s.io", "", &uid, "")?;
+        checks.push(impersonation("uids", "authentication.k8s.io", "", &uid, ""));
     }
     for (key, values) in &extra {
-        for value in values {
-            check("userextras", "authentication.k8s.io", "", value, key)?;
-        }
+        checks.extend(values.iter().map(|value| impersonation("userextras", "authentication.k8s.io", "", value, key)));
+    }
+    for attributes in &checks {
+        super::authorize::authorize_attributes(instance, &user, attributes).await?;
     }
     if target == ANONYMOUS {
         if !impersonated.groups.iter().any(|g| g == UNAUTHENTICATED) {

@@ -1,9 +1,11 @@
 //! The authorization chain (`--authorization-mode`): each authorizer in turn may allow, deny
-//! or pass; `system:masters` always passes, as in kube-apiserver. A request nobody allows gets
-//! 403 with kube-apiserver's wording.
+//! or pass, as kube-apiserver's union authorizer: the first allow or explicit deny decides, and
+//! no opinion falls through to the next. `system:masters` always passes. A request nobody
+//! allows gets 403 with kube-apiserver's wording, or 500 when an authorizer (the webhook)
+//! failed and nobody decided, so a failing webhook fails closed.
 
 use super::{Attributes, Decision, UserInfo};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::instance::Instance;
 use crate::request_info::RequestInfo;
 
@@ -13,6 +15,7 @@ pub enum AuthorizationMode {
     AlwaysAllow,
     AlwaysDeny,
     Rbac,
+    Webhook,
 }
 
 impl AuthorizationMode {
@@ -22,31 +25,47 @@ impl AuthorizationMode {
             "AlwaysAllow" => Ok(AuthorizationMode::AlwaysAllow),
             "AlwaysDeny" => Ok(AuthorizationMode::AlwaysDeny),
             "RBAC" => Ok(AuthorizationMode::Rbac),
-            other => Err(format!("authorization mode {other:?} is not supported (AlwaysAllow, AlwaysDeny, RBAC)")),
+            "Webhook" => Ok(AuthorizationMode::Webhook),
+            other => {
+                Err(format!("authorization mode {other:?} is not supported (AlwaysAllow, AlwaysDeny, RBAC, Webhook)"))
+            }
         }
     }
 }
 
 const MASTERS: &str = "system:masters";
 
-/// What the chain decides for `user` doing `attributes`.
-pub fn decide(instance: &Instance, user: &UserInfo, attributes: &Attributes) -> Decision {
+/// What the chain decides for `user` doing `attributes`. `Err` carries the failures of
+/// authorizers that could not answer, when no later one allowed or denied.
+pub async fn decide(instance: &Instance, user: &UserInfo, attributes: &Attributes) -> Result<Decision, String> {
     if user.groups.iter().any(|g| g == MASTERS) {
-        return Decision::Allow;
+        return Ok(Decision::Allow);
     }
-    let mut reasons = Vec::new();
+    let (mut reasons, mut errors) = (Vec::new(), Vec::new());
     for mode in &instance.config.auth.authorization_modes {
         let decision = match mode {
-            AuthorizationMode::AlwaysAllow => Decision::Allow,
-            AuthorizationMode::AlwaysDeny => Decision::Deny("Everything is forbidden.".into()),
-            AuthorizationMode::Rbac => instance.auth.rbac().authorize(user, attributes),
+            AuthorizationMode::AlwaysAllow => Ok(Decision::Allow),
+            AuthorizationMode::AlwaysDeny => Ok(Decision::Deny("Everything is forbidden.".into())),
+            AuthorizationMode::Rbac => {
+                let decision = instance.auth.rbac().authorize(user, attributes);
+                Ok(decision)
+            }
+            AuthorizationMode::Webhook => match &instance.config.auth.webhook {
+                Some(webhook) => instance.auth.webhook_decisions.authorize(webhook, user, attributes).await,
+                None => Err("the Webhook authorizer has no --authorization-webhook-config-file".into()),
+            },
         };
         match decision {
-            Decision::NoOpinion(reason) => reasons.push(reason),
-            decided => return decided,
+            Ok(Decision::NoOpinion(reason)) => reasons.push(reason),
+            Ok(decided) => return Ok(decided),
+            Err(error) => errors.push(error),
         }
     }
-    Decision::NoOpinion(reasons.into_iter().filter(|r| !r.is_empty()).collect::<Vec<_>>().join("\n"))
+    match errors.len() {
+        0 => Ok(Decision::NoOpinion(reasons.into_iter().filter(|r| !r.is_empty()).collect::<Vec<_>>().join("\n"))),
+        1 => Err(errors.remove(0)),
+        _ => Err(format!("[{}]", errors.join(", "))),
+    }
 }
 
 /// The authorizer's view of a parsed request.
@@ -64,13 +83,19 @@ pub fn attributes(info: &RequestInfo) -> Attributes {
     }
 }
 
-/// Allows the request or answers 403 as kube-apiserver words it.
-pub fn authorize(instance: &Instance, user: &UserInfo, info: &RequestInfo) -> ApiResult<()> {
-    let attributes = attributes(info);
-    match decide(instance, user, &attributes) {
-        Decision::Allow => Ok(()),
-        Decision::Deny(reason) | Decision::NoOpinion(reason) => {
-            Err(super::rbac::forbidden_error(user, &attributes, &reason))
+/// Allows `user` to do `attributes`, or answers 403 as kube-apiserver words it (500 when an
+/// authorizer failed and none decided).
+pub async fn authorize_attributes(instance: &Instance, user: &UserInfo, attributes: &Attributes) -> ApiResult<()> {
+    match decide(instance, user, attributes).await {
+        Ok(Decision::Allow) => Ok(()),
+        Ok(Decision::Deny(reason) | Decision::NoOpinion(reason)) => {
+            Err(super::rbac::forbidden_error(user, attributes, &reason))
         }
+        Err(error) => Err(ApiError::internal(error)),
     }
+}
+
+/// Allows the request or answers as [`authorize_attributes`] does.
+pub async fn authorize(instance: &Instance, user: &UserInfo, info: &RequestInfo) -> ApiResult<()> {
+    authorize_attributes(instance, user, &attributes(info)).await
 }

@@ -1,12 +1,17 @@
 //! Who is asking and whether they may: the authentication chain (client certificates, bearer
-//! tokens, anonymous), the authorizers (RBAC and friends), and the identities they share.
+//! tokens with their cache, bootstrap tokens, anonymous), the authorizers (RBAC, a webhook and
+//! friends), and the identities they share.
 
 pub mod authenticate;
 pub mod authorize;
 pub mod bootstrap_policy;
+pub mod bootstrap_token;
+pub mod expiring_cache;
 pub mod rbac;
 pub mod reviews;
+pub mod token_cache;
 pub mod tokens;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::sync::{OnceLock, RwLock, RwLockReadGuard};
@@ -20,6 +25,10 @@ pub struct AuthConfig {
     pub anonymous: bool,
     /// `--token-auth-file`, parsed.
     pub static_tokens: Vec<authenticate::StaticToken>,
+    /// `--enable-bootstrap-token-auth` (off by default, as in kube-apiserver).
+    pub bootstrap_tokens: bool,
+    /// `--authorization-webhook-*`: the webhook the `Webhook` authorization mode calls.
+    pub webhook: Option<webhook::WebhookConfig>,
     /// `--service-account-issuer`.
     pub issuer: String,
     /// `--api-audiences` (the issuer when empty).
@@ -34,6 +43,8 @@ impl Default for AuthConfig {
             authorization_modes: vec![authorize::AuthorizationMode::Rbac],
             anonymous: true,
             static_tokens: Vec::new(),
+            bootstrap_tokens: false,
+            webhook: None,
             issuer: tokens::DEFAULT_ISSUER.into(),
             audiences: Vec::new(),
             service_account_admission: true,
@@ -48,6 +59,10 @@ pub struct AuthState {
     pub signer: OnceLock<tokens::TokenSigner>,
     /// The cluster CA bundle, published in every namespace's `kube-root-ca.crt`.
     pub ca_bundle: OnceLock<String>,
+    /// ServiceAccount tokens verified recently.
+    pub token_cache: token_cache::TokenCache,
+    /// What the authorization webhook decided recently.
+    pub webhook_decisions: webhook::WebhookDecisions,
     rbac: RwLock<rbac::RbacIndex>,
 }
 

@@ -21,7 +21,7 @@ fn user_json(user: &UserInfo) -> Value {
 }
 
 /// Answers a review of `scope`'s resource posted by `user`.
-pub fn review(scope: &Scope<'_>, user: &UserInfo, mut object: Value) -> ApiResult<Value> {
+pub async fn review(scope: &Scope<'_>, user: &UserInfo, mut object: Value) -> ApiResult<Value> {
     let spec = object.get("spec").cloned().unwrap_or_else(|| json!({}));
     let instance = scope.instance;
     let status = match scope.resource.plural.as_str() {
@@ -43,7 +43,7 @@ pub fn review(scope: &Scope<'_>, user: &UserInfo, mut object: Value) -> ApiResul
             }
         }
         "selfsubjectreviews" => json!({"userInfo": user_json(user)}),
-        "selfsubjectaccessreviews" => access_status(instance, user, &spec),
+        "selfsubjectaccessreviews" => access_status(instance, user, &spec).await,
         "subjectaccessreviews" | "localsubjectaccessreviews" => {
             let mut subject = UserInfo {
                 name: spec["user"].as_str().unwrap_or_default().to_string(),
@@ -82,7 +82,7 @@ pub fn review(scope: &Scope<'_>, user: &UserInfo, mut object: Value) -> ApiResul
                     return Err(invalid(scope, &object, error));
                 }
             }
-            access_status(instance, &subject, &spec)
+            access_status(instance, &subject, &spec).await
         }
         "selfsubjectrulesreviews" => {
             let namespace = spec["namespace"].as_str().unwrap_or_default();
@@ -111,7 +111,7 @@ fn invalid(scope: &Scope<'_>, object: &Value, error: FieldError) -> ApiError {
 }
 
 /// `status` of an access review: whether `user` may do what the spec describes.
-fn access_status(instance: &crate::instance::Instance, user: &UserInfo, spec: &Value) -> Value {
+async fn access_status(instance: &crate::instance::Instance, user: &UserInfo, spec: &Value) -> Value {
     let attributes = match (spec.get("resourceAttributes"), spec.get("nonResourceAttributes")) {
         (Some(resource), _) => {
             let field = |name: &str| resource[name].as_str().unwrap_or_default().to_string();
@@ -136,11 +136,12 @@ fn access_status(instance: &crate::instance::Instance, user: &UserInfo, spec: &V
             return json!({"allowed": false, "evaluationError": "no resourceAttributes or nonResourceAttributes"});
         }
     };
-    match super::authorize::decide(instance, user, &attributes) {
-        Decision::Allow => json!({"allowed": true}),
-        Decision::Deny(reason) => json!({"allowed": false, "denied": true, "reason": reason}),
-        Decision::NoOpinion(reason) if reason.is_empty() => json!({"allowed": false}),
-        Decision::NoOpinion(reason) => json!({"allowed": false, "reason": reason}),
+    match super::authorize::decide(instance, user, &attributes).await {
+        Ok(Decision::Allow) => json!({"allowed": true}),
+        Ok(Decision::Deny(reason)) => json!({"allowed": false, "denied": true, "reason": reason}),
+        Ok(Decision::NoOpinion(reason)) if reason.is_empty() => json!({"allowed": false}),
+        Ok(Decision::NoOpinion(reason)) => json!({"allowed": false, "reason": reason}),
+        Err(error) => json!({"allowed": false, "evaluationError": error}),
     }
 }
 

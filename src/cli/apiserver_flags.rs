@@ -7,6 +7,7 @@
 //! help text) treats kubetwin as a kube-apiserver of 1.24 or later.
 
 use crate::auth::authorize::AuthorizationMode;
+use crate::auth::webhook::{self, WebhookConfig, review::ReviewVersion};
 use crate::auth::{AuthConfig, authenticate, tokens};
 use crate::instance::InstanceConfig;
 use crate::pki::PkiFiles;
@@ -15,6 +16,7 @@ use crate::server::ServerConfig;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// One flag kubetwin's kube-apiserver understands: its name, its value's type (`None` for a
 /// boolean) and its help.
@@ -36,7 +38,27 @@ const FLAGS: &[Flag] = &[
     flag(
         "authorization-mode",
         Some("strings"),
-        "Ordered authorizers: AlwaysAllow, AlwaysDeny, RBAC. (default AlwaysAllow)",
+        "Ordered authorizers: AlwaysAllow, AlwaysDeny, RBAC, Webhook. (default AlwaysAllow)",
+    ),
+    flag(
+        "authorization-webhook-cache-authorized-ttl",
+        Some("duration"),
+        "How long the webhook's allowed answers are cached. (default 5m0s)",
+    ),
+    flag(
+        "authorization-webhook-cache-unauthorized-ttl",
+        Some("duration"),
+        "How long the webhook's other answers are cached. (default 30s)",
+    ),
+    flag(
+        "authorization-webhook-config-file",
+        Some("string"),
+        "Kubeconfig-format file naming the HTTPS authorization webhook (for --authorization-mode=Webhook).",
+    ),
+    flag(
+        "authorization-webhook-version",
+        Some("string"),
+        "The SubjectAccessReview version sent to the webhook: v1 or v1beta1. (default \"v1\")",
     ),
     flag("bind-address", Some("ip"), "The address to serve HTTPS on. (default 127.0.0.1)"),
     flag("cert-dir", Some("string"), "Where apiserver.crt and apiserver.key are read from, or kubetwin's PKI is kept."),
@@ -46,6 +68,11 @@ const FLAGS: &[Flag] = &[
         "enable-admission-plugins",
         Some("strings"),
         "Admission plugins to turn on (ServiceAccount; others are ignored).",
+    ),
+    flag(
+        "enable-bootstrap-token-auth",
+        None,
+        "Let bootstrap.kubernetes.io/token Secrets in kube-system authenticate as system:bootstrap:<id>.",
     ),
     flag("help", None, "Show this help."),
     flag("secure-port", Some("int"), "The port to serve HTTPS on; 0 picks a free one. (default 6443)"),
@@ -88,8 +115,13 @@ pub struct ApiserverFlags {
     pub service_account_issuers: Vec<String>,
     pub api_audiences: Vec<String>,
     pub authorization_modes: Vec<AuthorizationMode>,
+    pub authorization_webhook_config_file: Option<PathBuf>,
+    pub authorization_webhook_version: ReviewVersion,
+    pub authorization_webhook_cache_authorized_ttl: Duration,
+    pub authorization_webhook_cache_unauthorized_ttl: Duration,
     pub anonymous_auth: bool,
     pub token_auth_file: Option<PathBuf>,
+    pub enable_bootstrap_token_auth: bool,
     pub service_account_admission: bool,
     pub allow_privileged: bool,
     pub service_cluster_ip_range: String,
@@ -117,8 +149,13 @@ impl Default for ApiserverFlags {
             service_account_issuers: Vec::new(),
             api_audiences: Vec::new(),
             authorization_modes: Vec::new(),
+            authorization_webhook_config_file: None,
+            authorization_webhook_version: ReviewVersion::V1,
+            authorization_webhook_cache_authorized_ttl: webhook::DEFAULT_AUTHORIZED_TTL,
+            authorization_webhook_cache_unauthorized_ttl: webhook::DEFAULT_UNAUTHORIZED_TTL,
             anonymous_auth: true,
             token_auth_file: None,
+            enable_bootstrap_token_auth: false,
             service_account_admission: true,
             allow_privileged: false,
             service_cluster_ip_range: "10.0.0.0/24".into(),
@@ -134,6 +171,36 @@ fn parse_bool(name: &str, text: &str) -> Result<bool, String> {
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
         _ => Err(format!("invalid argument {text:?} for \"--{name}\" flag: not a boolean")),
     }
+}
+
+/// Parses a Go `time.Duration` (`30s`, `5m0s`, `1h30m`, `250ms`, `0`), as pflag reads one.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("time: invalid duration {text:?}");
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let (mut rest, mut total) = (text, 0f64);
+    while !rest.is_empty() {
+        let number_end = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let number: f64 = rest[..number_end].parse().map_err(|_| invalid())?;
+        rest = &rest[number_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let seconds_per_unit = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(invalid()),
+        };
+        total += number * seconds_per_unit;
+        rest = &rest[unit_end..];
+    }
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    Ok(Duration::from_secs_f64(total))
 }
 
 fn list(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -199,6 +266,16 @@ impl ApiserverFlags {
                     }
                 }
             }
+            "authorization-webhook-cache-authorized-ttl" => {
+                self.authorization_webhook_cache_authorized_ttl = parse_duration(value).map_err(|e| invalid(&e))?
+            }
+            "authorization-webhook-cache-unauthorized-ttl" => {
+                self.authorization_webhook_cache_unauthorized_ttl = parse_duration(value).map_err(|e| invalid(&e))?
+            }
+            "authorization-webhook-config-file" => self.authorization_webhook_config_file = Some(value.into()),
+            "authorization-webhook-version" => {
+                self.authorization_webhook_version = ReviewVersion::parse(value).map_err(|e| invalid(&e))?
+            }
             "bind-address" => self.bind_address = value.parse().map_err(|e| invalid(&e))?,
             "cert-dir" => self.cert_dir = Some(value.into()),
             "client-ca-file" => self.client_ca_file = Some(value.into()),
@@ -212,6 +289,7 @@ impl ApiserverFlags {
                     }
                 }
             }
+            "enable-bootstrap-token-auth" => self.enable_bootstrap_token_auth = parse_bool(name, value)?,
             "help" => self.help = parse_bool(name, value)?,
             "secure-port" => self.secure_port = value.parse().map_err(|e| invalid(&e))?,
             "service-account-issuer" => self.service_account_issuers.push(value.into()),
@@ -265,10 +343,13 @@ impl ApiserverFlags {
             true => vec![AuthorizationMode::AlwaysAllow],
             false => self.authorization_modes.clone(),
         };
+        let webhook = self.webhook_config(&authorization_modes)?;
         let auth = AuthConfig {
             authorization_modes,
             anonymous: self.anonymous_auth,
             static_tokens,
+            bootstrap_tokens: self.enable_bootstrap_token_auth,
+            webhook,
             issuer: self.service_account_issuers.first().cloned().unwrap_or_else(|| tokens::DEFAULT_ISSUER.into()),
             audiences: self.api_audiences.clone(),
             service_account_admission: self.service_account_admission,
@@ -288,6 +369,30 @@ impl ApiserverFlags {
             deterministic_seed: None,
             shared_pki: None,
         })
+    }
+}
+
+impl ApiserverFlags {
+    /// The webhook authorizer's configuration, which the Webhook mode needs and nothing else
+    /// may have (kube-apiserver refuses either mismatch).
+    fn webhook_config(&self, modes: &[AuthorizationMode]) -> Result<Option<WebhookConfig>, String> {
+        let wanted = modes.contains(&AuthorizationMode::Webhook);
+        let path = match (&self.authorization_webhook_config_file, wanted) {
+            (None, false) => return Ok(None),
+            (Some(_), false) => {
+                return Err("cannot specify --authorization-webhook-config-file without mode Webhook".into());
+            }
+            (None, true) => return Err("authorization-mode Webhook's authorization config file not passed".into()),
+            (Some(path), true) => path,
+        };
+        let config = WebhookConfig::from_kubeconfig_file(path)
+            .map_err(|e| format!("--authorization-webhook-config-file: {e}"))?;
+        Ok(Some(WebhookConfig {
+            version: self.authorization_webhook_version,
+            authorized_ttl: self.authorization_webhook_cache_authorized_ttl,
+            unauthorized_ttl: self.authorization_webhook_cache_unauthorized_ttl,
+            ..config
+        }))
     }
 }
 
@@ -381,7 +486,7 @@ mod tests {
         assert_eq!(parse(&["--feature-gates=Foo=true"]).unwrap_err(), "unknown flag: --feature-gates");
         assert!(parse(&["--secure-port=http"]).unwrap_err().contains("--secure-port"));
         assert!(parse(&["--cert-dir"]).unwrap_err().contains("--cert-dir"));
-        assert!(parse(&["--authorization-mode=Webhook"]).unwrap_err().contains("Webhook"));
+        assert!(parse(&["--authorization-mode=Magic"]).unwrap_err().contains("Magic"));
         assert!(parse(&["serve"]).unwrap_err().contains("serve"));
         assert!(parse(&["--tls-cert-file=a"]).unwrap().server_config().unwrap_err().contains("--tls-private-key-file"));
     }
@@ -394,5 +499,64 @@ mod tests {
         }
         assert!(!help.lines().any(|line| line.trim_start().starts_with("--insecure-port")));
         assert!(help.lines().any(|line| line.trim_start().starts_with("--secure-port int")));
+    }
+
+    #[test]
+    fn go_durations_parse_as_pflag_reads_them() {
+        assert_eq!(parse_duration("5m0s"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in ["", "5", "5 minutes", "m", "1d"] {
+            assert_eq!(parse_duration(bad), Err(format!("time: invalid duration {bad:?}")));
+        }
+    }
+
+    #[test]
+    fn webhook_and_bootstrap_token_flags_reach_the_auth_config() {
+        let defaults = parse(&[]).unwrap().server_config().unwrap().instance.auth;
+        assert!(!defaults.bootstrap_tokens && defaults.webhook.is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let pki = crate::pki::Pki::generate(&crate::pki::ServingNames::standard([10, 0, 0, 1].into(), &[])).unwrap();
+        let text = crate::server::kubeconfig(
+            "https://127.0.0.1:9443/authorize",
+            &pki.ca_cert_pem,
+            &pki.admin.cert_pem,
+            &pki.admin.key_pem,
+            "apiserver",
+        );
+        let path = dir.path().join("webhook.kubeconfig");
+        std::fs::write(&path, text).unwrap();
+        let config_file = format!("--authorization-webhook-config-file={}", path.display());
+        let flags = parse(&[
+            "--authorization-mode=RBAC,Webhook",
+            &config_file,
+            "--authorization-webhook-version=v1beta1",
+            "--authorization-webhook-cache-authorized-ttl=1m30s",
+            "--authorization-webhook-cache-unauthorized-ttl=0",
+            "--enable-bootstrap-token-auth",
+        ])
+        .unwrap();
+        let auth = flags.server_config().unwrap().instance.auth;
+        assert_eq!(auth.authorization_modes, [AuthorizationMode::Rbac, AuthorizationMode::Webhook]);
+        assert!(auth.bootstrap_tokens);
+        let webhook = auth.webhook.unwrap();
+        assert_eq!(webhook.connection.url, "https://127.0.0.1:9443/authorize");
+        assert_eq!(webhook.version, ReviewVersion::V1beta1);
+        assert_eq!((webhook.authorized_ttl, webhook.unauthorized_ttl), (Duration::from_secs(90), Duration::ZERO));
+
+        let unconfigured = parse(&["--authorization-mode=Webhook"]).unwrap().server_config().unwrap_err();
+        assert_eq!(unconfigured, "authorization-mode Webhook's authorization config file not passed");
+        let unused = parse(&["--authorization-mode=RBAC", &config_file]).unwrap().server_config().unwrap_err();
+        assert_eq!(unused, "cannot specify --authorization-webhook-config-file without mode Webhook");
+        let missing = parse(&["--authorization-mode=Webhook", "--authorization-webhook-config-file=/nonexistent/k"]);
+        assert!(missing.unwrap().server_config().unwrap_err().contains("/nonexistent/k"));
+        assert_eq!(
+            parse(&["--authorization-webhook-cache-authorized-ttl=5 minutes"]).unwrap_err(),
+            r#"invalid argument "5 minutes" for "--authorization-webhook-cache-authorized-ttl" flag: time: invalid duration "5 minutes""#
+        );
+        assert!(parse(&["--authorization-webhook-version=v2"]).unwrap_err().contains("v1beta1"));
     }
 }

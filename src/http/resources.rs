@@ -62,7 +62,8 @@ async fn dispatch_to(
         return subresource(&scope, info, request).await;
     }
     if resource.is_virtual() && info.verb == "create" {
-        let reviewed = crate::auth::reviews::review(&scope, &request.user, read_body(request, &resource.definition)?)?;
+        let body = read_body(request, &resource.definition)?;
+        let reviewed = crate::auth::reviews::review(&scope, &request.user, body).await?;
         return Ok(respond::value(201, representation(request, false)?, &reviewed));
     }
     if !resource.has_verb(&info.verb) {
