@@ -108,6 +108,7 @@ pub fn resource_infos(crd: &Value, terminating: bool) -> Vec<ResourceInfo> {
                 version_count: all.len(),
                 defaults_on_read: structural.as_ref().is_some_and(Structural::has_defaults),
                 schema: structural,
+                rules: super::cel::Rules::compile(&schema),
                 raw_schema: schema,
                 printer: CustomPrinter::from_additional_printer_columns(version.get("additionalPrinterColumns")),
                 scale,
@@ -204,6 +205,7 @@ pub fn errors(crd: &Value, old: Option<&Value>) -> Vec<FieldError> {
         other => errors.push(unsupported("spec.conversion.strategy".into(), other, &["None", "Webhook"])),
     }
     errors.extend(version_errors(crd));
+    errors.extend(super::cel::definition_errors(crd));
     if let Some(old) = old {
         for (pointer, field) in [("/spec/group", "spec.group"), ("/spec/scope", "spec.scope")] {
             if text(crd, pointer) != text(old, pointer) {

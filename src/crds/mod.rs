@@ -5,8 +5,11 @@
 //! registry asks about them: pruning and defaulting on decode, schema validation, Table
 //! printers, storage-version conversion (`None` strategy) and field selectors. The CRD's own
 //! life (status conditions, catalog changes, the cleanup finalizer) is in [`lifecycle`], its
-//! validation and defaults in [`definition`], and its `/openapi/v3` documents in [`openapi`].
+//! validation and defaults in [`definition`], its CEL validation rules in [`cel`], and its
+//! `/openapi/v3` documents in [`openapi`].
 
+pub mod cel;
+mod cel_values;
 pub mod definition;
 pub mod lifecycle;
 pub mod openapi;
@@ -44,6 +47,8 @@ pub struct CustomVersion {
     /// How many versions the CRD declares (more than one means `apiVersion` is rewritten).
     pub version_count: usize,
     pub schema: Option<Structural>,
+    /// The compiled `x-kubernetes-validations` rules of the schema, if it has any.
+    pub rules: Option<cel::Rules>,
     /// The version's `openAPIV3Schema` as written, for `/openapi/v3`.
     pub raw_schema: Value,
     pub printer: CustomPrinter,
@@ -90,15 +95,18 @@ pub fn decode(
     }
 }
 
-/// Validation beyond the generic rules: a CRD's own, or a custom resource's schema.
+/// Validation beyond the generic rules: a CRD's own, or a custom resource's schema and CEL rules.
 pub fn object_errors(resource: &ResourceInfo, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
     if is_definitions(resource) {
         return definition::errors(object, old);
     }
-    match resource.crd.as_ref().and_then(|c| c.schema.as_ref()) {
-        Some(schema) => validation::validate(object, schema),
-        None => Vec::new(),
+    let Some(custom) = resource.crd.as_ref() else { return Vec::new() };
+    let mut errors = custom.schema.as_ref().map(|schema| validation::validate(object, schema)).unwrap_or_default();
+    if let Some(rules) = &custom.rules {
+        let failed = rules.validate_after(&errors, object, old);
+        errors.extend(failed);
     }
+    errors
 }
 
 /// The Table printer of a resource: the CRD's columns for custom resources.
