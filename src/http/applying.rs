@@ -1,8 +1,8 @@
 //! PATCH with `application/apply-patch+yaml`: server-side apply. Decodes the applied
 //! configuration (YAML, which JSON is a subset of), insists on a `fieldManager`, honours
 //! `force`, and runs the registry's apply inside a compare-and-swap update, or a create when
-//! the object does not exist yet. On the `status` subresource only `status` is applied; on the
-//! resource itself `status` is left to the status subresource.
+//! the object does not exist yet. On the `status` subresource only `status` is applied, on
+//! `scale` only the replicas; on the resource itself `status` is left to the status subresource.
 
 use super::ApiRequest;
 use super::resources::write_options;
@@ -16,8 +16,16 @@ use serde_json::{Map, Value, json};
 
 /// The applied configuration from the body, checked against the endpoint.
 fn read_config(scope: &Scope<'_>, name: &str, subresource: &str, request: &ApiRequest) -> ApiResult<Value> {
-    let mut config: Value = serde_saphyr::from_slice(&request.body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    // JSON, which kubectl and kube-rs send, is YAML too; a JSON parser reads it ten times faster.
+    let json = serde_json::from_slice(&request.body).ok();
+    let mut config: Value = match json {
+        Some(config) => config,
+        None => serde_saphyr::from_slice(&request.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
+    };
+    if subresource == "scale" {
+        return super::scale::parent_config(scope, name, &config);
+    }
     scope.check_type(&mut config)?;
     let Value::Object(mut map) = config else {
         return Err(ApiError::bad_request("error decoding YAML: the applied configuration is not an object"));

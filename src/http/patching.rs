@@ -55,9 +55,14 @@ pub fn apply_to(
     apply_patch(patch_type, original, &request.body, root).map_err(|e| ApiError::new(e.reason(), e.message))
 }
 
+/// Whether the request is a server-side apply (`application/apply-patch+yaml`).
+pub fn is_apply(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<bool> {
+    Ok(patch_type(scope, request)? == PatchType::Apply)
+}
+
 /// PATCH of an object or its status.
 pub fn patch(scope: &Scope<'_>, name: &str, subresource: &str, request: &ApiRequest) -> ApiResult<WriteResult> {
-    if patch_type(scope, request)? == PatchType::Apply {
+    if is_apply(scope, request)? {
         return super::applying::apply_patch(scope, name, subresource, request);
     }
     if request.query.has("force") {

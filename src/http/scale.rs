@@ -1,6 +1,7 @@
 //! The `scale` subresource of deployments, replicasets, statefulsets and
 //! replicationcontrollers: an `autoscaling/v1` Scale view of `spec.replicas`,
-//! `status.replicas` and the selector, readable and writable with PUT and PATCH. Custom
+//! `status.replicas` and the selector, readable and writable with PUT and PATCH (server-side
+//! apply included, which makes the applier own the parent's replicas). Custom
 //! resources map the same view onto their CRD's `specReplicasPath`, `statusReplicasPath` and
 //! `labelSelectorPath`.
 
@@ -99,6 +100,28 @@ fn respond_scale(scope: &Scope<'_>, stored: &Stored) -> Response {
     respond::value(200, Representation::Json, &scale_of(&stored.to_value(), stored.revision, custom_paths(scope)))
 }
 
+/// An apply configuration of a Scale as the same configuration of its parent: only the
+/// replicas, at the parent's path for them, which is what the applier comes to own (with the
+/// `scale` subresource in its managedFields entry, as kube-apiserver records it).
+pub fn parent_config(scope: &Scope<'_>, name: &str, scale: &Value) -> ApiResult<Value> {
+    let kind = (scale["apiVersion"].as_str().unwrap_or_default(), scale["kind"].as_str().unwrap_or_default());
+    if kind != ("autoscaling/v1", "Scale") {
+        return Err(ApiError::bad_request(format!(
+            "the applied configuration is a {}, not an autoscaling/v1 Scale",
+            if kind.1.is_empty() { "object without a kind" } else { kind.1 }
+        )));
+    }
+    let shell = json!({
+        "apiVersion": scope.resource.api_version(),
+        "kind": scope.resource.kind,
+        "metadata": {"name": name},
+    });
+    match scale.pointer("/spec/replicas") {
+        Some(_) => Ok(with_replicas(scope, &shell, replicas_of(scope, name, scale)?)),
+        None => Ok(shell),
+    }
+}
+
 /// `parent` with its replicas set as the Scale asked.
 fn with_replicas(scope: &Scope<'_>, parent: &Value, replicas: i64) -> Value {
     let mut next = parent.clone();
@@ -123,6 +146,10 @@ pub fn serve(scope: &Scope<'_>, name: &str, verb: &str, request: &ApiRequest) ->
             let result = scope.guaranteed_update(name, "scale", &write_options(request)?, precondition, |current| {
                 Ok(with_replicas(scope, current, replicas))
             })?;
+            Ok(respond_scale(scope, &result.object))
+        }
+        "patch" if super::patching::is_apply(scope, request)? => {
+            let result = super::applying::apply_patch(scope, name, "scale", request)?;
             Ok(respond_scale(scope, &result.object))
         }
         "patch" => {

@@ -5,7 +5,7 @@
 //! object has and the applied order for the rest. Also the removal of single field paths that
 //! pruning needs.
 
-use super::managed_fields::{ListKind, is_atomic_map, list_kind, map_item_key};
+use super::managed_fields::{ListKind, is_atomic_map, list_kind};
 use crate::openapi::{SchemaId, Schemas};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -34,7 +34,7 @@ pub fn merge(schemas: &Schemas, schema: Option<SchemaId>, live: &Value, config: 
             match list_kind(schemas, list) {
                 ListKind::Atomic => strip_nulls(config),
                 ListKind::Map(keys) => {
-                    let id = |item: &Value| map_item_key(&keys, item);
+                    let id = |item: &Value| keys.item_key(item);
                     merge_lists(live_items, config_items, id, |l, c| merge(schemas, item_schema, l, c))
                 }
                 ListKind::Set => merge_lists(live_items, config_items, |item| item.to_string(), |_, c| c.clone()),

@@ -94,20 +94,56 @@ fn walk(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry
 pub enum ListKind {
     Atomic,
     Set,
-    Map(Vec<String>),
+    Map(MapKeys),
+}
+
+/// The key fields of a list-map's items, with the defaults some of them have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapKeys {
+    /// Sorted, as the `k:` element lists them.
+    names: Vec<String>,
+    defaults: Vec<(&'static str, &'static str)>,
+}
+
+/// Key fields with a default, which an item that omits them takes: kube-apiserver's OpenAPI
+/// carries `default: "TCP"` on these (the vendored spec has no defaults), so a port applied
+/// without a protocol is the item `k:{"containerPort":80,"protocol":"TCP"}`, the same item as
+/// the defaulted one already stored.
+const KEY_DEFAULTS: [(&str, &str, &str); 2] =
+    [("io.k8s.api.core.v1.ContainerPort", "protocol", "TCP"), ("io.k8s.api.core.v1.ServicePort", "protocol", "TCP")];
+
+impl MapKeys {
+    /// The `k:` element of a list-map item: its key fields, sorted, as compact JSON.
+    pub fn item_key(&self, item: &Value) -> String {
+        let mut key = Map::new();
+        for name in &self.names {
+            let default = self.defaults.iter().find(|(field, _)| field == name).map(|(_, value)| json!(value));
+            if let Some(value) = item.get(name).cloned().or(default) {
+                key.insert(name.clone(), value);
+            }
+        }
+        format!("k:{}", Value::Object(key))
+    }
 }
 
 pub fn list_kind(schemas: &Schemas, list: SchemaId) -> ListKind {
     let node = schemas.node(list);
-    let map_keys: Vec<String> = if !node.list_map_keys.is_empty() {
+    let mut names: Vec<String> = if !node.list_map_keys.is_empty() {
         node.list_map_keys.clone()
     } else {
         node.patch_merge_key.iter().cloned().collect()
     };
-    if node.list_type != ListType::Atomic && !map_keys.is_empty() {
-        ListKind::Map(map_keys)
+    if node.list_type != ListType::Atomic && !names.is_empty() {
+        names.sort();
+        let items = schemas.items(list);
+        let defaults = KEY_DEFAULTS
+            .iter()
+            .filter(|(definition, _, _)| items.is_some() && schemas.id(definition) == items)
+            .map(|(_, field, value)| (*field, *value))
+            .collect();
+        ListKind::Map(MapKeys { names, defaults })
     } else if node.list_type == ListType::Set
-        || (node.patch_strategy.merge && map_keys.is_empty() && node.list_type != ListType::Atomic)
+        || (node.patch_strategy.merge && names.is_empty() && node.list_type != ListType::Atomic)
     {
         ListKind::Set
     } else {
@@ -119,19 +155,6 @@ pub fn list_kind(schemas: &Schemas, list: SchemaId) -> ListKind {
 pub fn is_atomic_map(schemas: &Schemas, schema: SchemaId) -> bool {
     schemas.node(schema).map_type == crate::openapi::MapType::Atomic
         || schemas.resolve(schema).map_type == crate::openapi::MapType::Atomic
-}
-
-/// The `k:` element of a list-map item: its key fields, sorted, as compact JSON.
-pub fn map_item_key(keys: &[String], item: &Value) -> String {
-    let mut key = Map::new();
-    let mut sorted = keys.to_vec();
-    sorted.sort();
-    for k in sorted {
-        if let Some(v) = item.get(&k) {
-            key.insert(k, v.clone());
-        }
-    }
-    format!("k:{}", Value::Object(key))
 }
 
 fn walk_children(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry_parent: bool) -> FieldSet {
@@ -164,7 +187,7 @@ fn walk_children(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_
                     for item in items {
                         let mut element = walk(schemas, item_schema, item, false);
                         element.own = true;
-                        set.children.insert(map_item_key(&map_keys, item), element);
+                        set.children.insert(map_keys.item_key(item), element);
                     }
                 }
                 ListKind::Set => {
