@@ -12,7 +12,25 @@ use kubetwin::pki::{ADMIN_USER, CertificateSubject, MASTERS_GROUP};
 use std::convert::Infallible;
 
 impl TestServer {
-    /// An admin client that calls the server in-process, without TLS or a socket.
+    /// An admin client that calls the server in-process, without TLS or a socket. Requests are
+    /// authenticated as the admin (`kubetwin-admin` in `system:masters`) and pass through the same
+    /// pipeline as [`TestServer::client`]'s: authorization, admission, faults and the request log.
+    /// Unlike that client it does not retry 429, 503 or 504 responses.
+    ///
+    /// ```rust
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kubetwin_harness::Error> {
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    /// use kube::api::{Api, PostParams};
+    /// let twin = kubetwin_harness::TestServer::start().await?;
+    /// let direct: Api<ConfigMap> = Api::default_namespaced(twin.direct_client());
+    /// let settings = serde_json::from_value(serde_json::json!({"metadata": {"name": "settings"}}))?;
+    /// direct.create(&PostParams::default(), &settings).await?;
+    /// let over_tls: Api<ConfigMap> = Api::default_namespaced(twin.client());
+    /// assert!(over_tls.get_opt("settings").await?.is_some(), "one server behind both clients");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn direct_client(&self) -> kube::Client {
         let instance = self.server().instance().clone();
         let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {

@@ -36,7 +36,26 @@ fn sort_key(object: &Value) -> (String, String, String, String) {
 
 impl TestServer {
     /// Every object created since the server started, sorted by apiVersion, kind, namespace and
-    /// name, redacted unless the server is deterministic.
+    /// name, redacted unless the server is deterministic: `uid`, `resourceVersion`,
+    /// `creationTimestamp` and the `time` of `managedFields` entries become placeholders. The
+    /// objects every namespace gets by itself (its `default` ServiceAccount and `kube-root-ca.crt`
+    /// ConfigMap) are left out. Snapshot it with `insta::assert_yaml_snapshot!(twin.snapshot())`.
+    ///
+    /// ```rust
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kubetwin_harness::Error> {
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    /// use kube::api::{Api, PostParams};
+    /// let twin = kubetwin_harness::TestServer::start().await?;
+    /// let settings = serde_json::from_value(serde_json::json!({"metadata": {"name": "settings"}}))?;
+    /// Api::<ConfigMap>::default_namespaced(twin.client()).create(&PostParams::default(), &settings).await?;
+    /// let snapshot = twin.snapshot();
+    /// assert_eq!(snapshot.as_array().map(Vec::len), Some(1), "only what the test created");
+    /// assert_eq!(snapshot[0]["metadata"]["name"], "settings");
+    /// assert_eq!(snapshot[0]["metadata"]["uid"], "<uid>");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn snapshot(&self) -> Value {
         let instance = self.server().instance();
         let listing = instance.store.range(RangeRequest::new(KeyRange::prefix(b"/registry/".to_vec())));
@@ -61,6 +80,23 @@ impl TestServer {
     }
 
     /// [`TestServer::snapshot`], of one kind only.
+    ///
+    /// ```rust
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kubetwin_harness::Error> {
+    /// use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+    /// use kube::api::{Api, PostParams};
+    /// let twin = kubetwin_harness::TestServer::start().await?;
+    /// let team = serde_json::from_value(serde_json::json!({"metadata": {"name": "team"}}))?;
+    /// Api::<Namespace>::all(twin.client()).create(&PostParams::default(), &team).await?;
+    /// let settings = serde_json::from_value(serde_json::json!({"metadata": {"name": "settings"}}))?;
+    /// Api::<ConfigMap>::namespaced(twin.client(), "team").create(&PostParams::default(), &settings).await?;
+    /// let configmaps = twin.snapshot_of::<ConfigMap>();
+    /// assert_eq!(configmaps.as_array().map(Vec::len), Some(1));
+    /// assert_eq!(configmaps[0]["metadata"]["namespace"], "team");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn snapshot_of<K: Resource<DynamicType = ()>>(&self) -> Value {
         let (kind, api_version) = (K::kind(&()), K::api_version(&()));
         let all = self.snapshot();

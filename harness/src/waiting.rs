@@ -12,9 +12,25 @@ use kube::runtime::watcher::{self, watcher};
 use std::fmt::Debug;
 use std::time::Duration;
 
-/// A wait that ran out of time.
+/// A wait that ran out of time. It converts into [`crate::Error`] with `?`.
+///
+/// ```rust
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), kubetwin_harness::Error> {
+/// use k8s_openapi::api::core::v1::ConfigMap;
+/// use std::time::Duration;
+/// let twin = kubetwin_harness::TestServer::start().await?;
+/// let wait = twin.wait_for(Some("default"), "missing", Duration::from_millis(50), |_: &ConfigMap| true);
+/// let error = wait.await.unwrap_err();
+/// assert!(error.message.contains("waiting for configmaps default/missing"), "{error}");
+/// assert!(error.message.ends_with("last seen: the object did not exist"), "{error}");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitError {
+    /// What was awaited, for how long, and the last state seen (the object as JSON, or that it did
+    /// not exist). The same text is the error's `Display`.
     pub message: String,
 }
 
@@ -65,7 +81,34 @@ impl TestServer {
         })
     }
 
-    /// Waits until the object exists and `condition` holds for it; returns it.
+    /// Waits until the object exists and `condition` holds for it; returns it. `namespace` is
+    /// `None` for a cluster-scoped object.
+    ///
+    /// # Errors
+    ///
+    /// A [`WaitError`] showing the last state seen, when `timeout` passes first.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kubetwin_harness::Error> {
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    /// use kube::api::{Api, PostParams};
+    /// use std::time::Duration;
+    /// let twin = kubetwin_harness::TestServer::start().await?;
+    /// let configmaps: Api<ConfigMap> = Api::default_namespaced(twin.client());
+    /// let settings = serde_json::json!({"metadata": {"name": "settings"}, "data": {"mode": "fast"}});
+    /// let settings = serde_json::from_value(settings)?;
+    /// let controller = tokio::spawn(async move { configmaps.create(&PostParams::default(), &settings).await });
+    /// let found = twin.wait_for(Some("default"), "settings", Duration::from_secs(5), |cm: &ConfigMap| {
+    ///     cm.data.as_ref().is_some_and(|d| d["mode"] == "fast")
+    /// }).await?;
+    /// assert_eq!(found.metadata.name.as_deref(), Some("settings"));
+    /// # controller.await??;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_for<K>(
         &self,
         namespace: Option<&str>,
@@ -101,7 +144,32 @@ impl TestServer {
         }
     }
 
-    /// Waits until the object no longer exists.
+    /// Waits until the object no longer exists (it returns at once when it never did).
+    ///
+    /// # Errors
+    ///
+    /// A [`WaitError`] showing the object as last seen, when `timeout` passes first.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kubetwin_harness::Error> {
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    /// use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+    /// use std::time::Duration;
+    /// let twin = kubetwin_harness::TestServer::start().await?;
+    /// let configmaps: Api<ConfigMap> = Api::default_namespaced(twin.client());
+    /// let held = serde_json::json!({"metadata": {"name": "settings", "finalizers": ["example.com/cleanup"]}});
+    /// configmaps.create(&PostParams::default(), &serde_json::from_value(held)?).await?;
+    /// configmaps.delete("settings", &DeleteParams::default()).await?;
+    /// assert!(twin.wait_deleted::<ConfigMap>(Some("default"), "settings", Duration::from_millis(100)).await.is_err());
+    /// let release = Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}}));
+    /// configmaps.patch("settings", &PatchParams::default(), &release).await?;
+    /// twin.wait_deleted::<ConfigMap>(Some("default"), "settings", Duration::from_secs(5)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_deleted<K>(&self, namespace: Option<&str>, name: &str, timeout: Duration) -> Result<(), WaitError>
     where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
@@ -131,7 +199,33 @@ impl TestServer {
         })
     }
 
-    /// Waits until the object's `status.conditions` has `condition_type` with status `True`.
+    /// Waits until the object's `status.conditions` has `condition_type` with status `True`;
+    /// returns the object.
+    ///
+    /// # Errors
+    ///
+    /// A [`WaitError`] showing the last state seen, when `timeout` passes first.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kubetwin_harness::Error> {
+    /// use k8s_openapi::api::core::v1::Pod;
+    /// use kube::api::{Api, Patch, PatchParams, PostParams};
+    /// use std::time::Duration;
+    /// let twin = kubetwin_harness::TestServer::start().await?;
+    /// let pods: Api<Pod> = Api::default_namespaced(twin.client());
+    /// let containers = serde_json::json!([{"name": "app", "image": "nginx"}]);
+    /// let pod = serde_json::json!({"metadata": {"name": "web"}, "spec": {"containers": containers}});
+    /// pods.create(&PostParams::default(), &serde_json::from_value(pod)?).await?;
+    /// let kubelet = serde_json::json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    /// pods.patch_status("web", &PatchParams::default(), &Patch::Merge(&kubelet)).await?;
+    /// let ready: Pod = twin.wait_for_condition(Some("default"), "web", "Ready", Duration::from_secs(5)).await?;
+    /// assert!(ready.status.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_for_condition<K>(
         &self,
         namespace: Option<&str>,

@@ -45,6 +45,9 @@ async fn faults_hit_every_client_until_their_guard_drops() {
             assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
         }
         api.patch("target", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        let patches = twin.requests().matching("patch", "configmaps");
+        let codes: Vec<u16> = patches.iter().map(|r| r.code).collect();
+        assert_eq!(codes, [409, 409, 200], "faulted requests are in the log too");
         let _broken = twin.faults().on(Verb::Get).every(2).respond(StatusCode::SERVICE_UNAVAILABLE);
         let direct: Api<ConfigMap> = Api::namespaced(twin.direct_client(), "default");
         assert!(direct.get("target").await.is_ok());
