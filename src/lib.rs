@@ -14,6 +14,7 @@ pub mod error;
 pub mod faults;
 pub mod http;
 pub mod instance;
+pub mod manifests;
 pub mod metrics;
 pub mod openapi;
 pub mod patch;

@@ -82,3 +82,70 @@ async fn serve_prints_one_ready_line_and_writes_a_working_kubeconfig() {
     let namespaces: Api<Namespace> = Api::all(client_from(&kubeconfig).await);
     assert!(namespaces.get("default").await.is_ok());
 }
+
+/// `--crds` with the third-party corpus in `../shared/crds` (cert-manager, Gateway API,
+/// prometheus-operator) and `--manifests` with a custom resource of one of them: all served
+/// before the ready line.
+#[tokio::test]
+async fn serve_preloads_crds_and_manifests_before_the_ready_line() {
+    use kube::api::{ApiResource, DynamicObject};
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("admin.kubeconfig");
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    let issuer =
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: selfsigned}\nspec: {selfSigned: {}}\n";
+    let configmap =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: preloaded, namespace: kube-public}\ndata: {k: v}\n";
+    std::fs::write(manifests.join("objects.yaml"), format!("{issuer}---\n{configmap}")).unwrap();
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/crds");
+    let args = ["serve", "--secure-port", "0", "--kubeconfig", kubeconfig.to_str().unwrap(), "--crds", corpus];
+    let running = start(&[&args[..], &["--manifests", manifests.to_str().unwrap()]].concat());
+    assert!(running.ready_line.starts_with("kubetwin ready: "), "{}", running.ready_line);
+
+    let client = client_from(&kubeconfig).await;
+    let corpus_files = std::fs::read_dir(corpus).unwrap().count();
+    let crds: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource {
+            group: "apiextensions.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "apiextensions.k8s.io/v1".into(),
+            kind: "CustomResourceDefinition".into(),
+            plural: "customresourcedefinitions".into(),
+        },
+    );
+    let listed = crds.list(&Default::default()).await.unwrap();
+    assert_eq!(listed.items.len(), corpus_files, "every CRD of the corpus is accepted");
+    let issuers: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource {
+            group: "cert-manager.io".into(),
+            version: "v1".into(),
+            api_version: "cert-manager.io/v1".into(),
+            kind: "ClusterIssuer".into(),
+            plural: "clusterissuers".into(),
+        },
+    );
+    assert!(issuers.get("selfsigned").await.is_ok());
+    let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, "kube-public");
+    assert_eq!(configmaps.get("preloaded").await.unwrap().data.unwrap()["k"], "v");
+}
+
+#[test]
+fn serve_refuses_to_start_when_a_manifest_cannot_be_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kubetwin"))
+        .args(["serve", "--secure-port", "0", "--kubeconfig"])
+        .arg(dir.path().join("kc"))
+        .arg("--manifests")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the server does not serve Widget in example.com/v1"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no ready line");
+}

@@ -3,11 +3,12 @@
 
 use crate::{Error, TestServer};
 use kubetwin::auth::authorize::AuthorizationMode;
-use kubetwin::registry::Scope;
-use kubetwin::registry::rest::WriteOptions;
 use kubetwin::server::ServerConfig;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+/// The field manager the builder's objects are created under.
+const FIELD_MANAGER: &str = "kubetwin-harness";
 
 /// Configures a [`TestServer`] before it starts; get one from [`TestServer::builder`] and finish
 /// with [`TestServerBuilder::start`].
@@ -219,58 +220,12 @@ impl TestServerBuilder {
     /// ```
     pub async fn start(self) -> Result<TestServer, Error> {
         let twin = TestServer::start_with(self.config).await?;
-        let mut objects = Vec::new();
-        for path in self.crd_paths.iter().chain(&self.manifest_paths) {
-            objects.extend(read_manifests(path)?);
-        }
-        objects.extend(self.objects);
-        for object in objects {
-            create(&twin, object)?;
+        let instance = twin.server().instance();
+        let paths: Vec<&Path> = self.crd_paths.iter().chain(&self.manifest_paths).map(PathBuf::as_path).collect();
+        kubetwin::manifests::load(instance, &paths, FIELD_MANAGER)?;
+        for object in self.objects {
+            kubetwin::manifests::create(instance, object, FIELD_MANAGER)?;
         }
         Ok(twin)
     }
-}
-
-/// Every document of every `.yaml`/`.yml`/`.json` file at `path`.
-fn read_manifests(path: &Path) -> Result<Vec<Value>, Error> {
-    let mut files = Vec::new();
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path)? {
-            let file = entry?.path();
-            if file.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json") {
-                files.push(file);
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
-    let mut objects = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-        let documents: Vec<Value> =
-            serde_saphyr::from_multiple(&text).map_err(|e| format!("parsing {}: {e}", file.display()))?;
-        objects.extend(documents.into_iter().filter(|d| d.is_object()));
-    }
-    Ok(objects)
-}
-
-/// Creates one object through the server's registry, as the admin would.
-fn create(twin: &TestServer, object: Value) -> Result<(), Error> {
-    let instance = twin.server().instance();
-    let text = |field: &str| object[field].as_str().unwrap_or_default().to_string();
-    let (api_version, kind) = (text("apiVersion"), text("kind"));
-    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
-    let catalog = instance.catalog();
-    let resource = catalog
-        .by_kind(group, version, &kind)
-        .cloned()
-        .ok_or_else(|| format!("the server does not serve {kind} in {api_version}"))?;
-    let namespace = resource
-        .namespaced
-        .then(|| object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string());
-    let scope = Scope { instance, resource, namespace: namespace.as_deref() };
-    let options = WriteOptions { field_manager: "kubetwin-harness".into(), ..WriteOptions::default() };
-    scope.create(object, &options).map_err(|e| format!("creating {kind}: {e}"))?;
-    Ok(())
 }

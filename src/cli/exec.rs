@@ -55,6 +55,10 @@ pub async fn run(args: &ExecArgs) -> u8 {
         Ok(server) => server,
         Err(error) => return fail(error.to_string()),
     };
+    if let Err(error) = args.server.load_manifests(&server) {
+        stop(server).await;
+        return fail(error);
+    }
     let (kubeconfig, temporary) = match write_kubeconfig(&server, args.server.kubeconfig.as_ref()) {
         Ok(written) => written,
         Err(error) => {

@@ -67,6 +67,14 @@ pub struct ServerFlags {
     /// The range NodePorts come from.
     #[arg(long, default_value = "30000-32767")]
     pub service_node_port_range: String,
+    /// CustomResourceDefinitions to create at start: a YAML/JSON file or a folder of them (may
+    /// repeat). They are served before the ready line.
+    #[arg(long = "crds", value_name = "PATH")]
+    pub crds: Vec<PathBuf>,
+    /// Objects to create at start, after the CRDs: a YAML/JSON file (documents separated by
+    /// `---`) or a folder of them (may repeat).
+    #[arg(long = "manifests", value_name = "PATH")]
+    pub manifests: Vec<PathBuf>,
     /// Log more (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -87,6 +95,16 @@ impl ServerFlags {
             instance: InstanceConfig { service_cluster_ip_range, service_node_port_range, ..InstanceConfig::default() },
             ..ServerConfig::default()
         })
+    }
+
+    /// Creates the `--crds`, then the `--manifests`, on a started server.
+    pub fn load_manifests(&self, server: &Server) -> Result<(), String> {
+        let paths: Vec<&Path> = self.crds.iter().chain(&self.manifests).map(PathBuf::as_path).collect();
+        let created = crate::manifests::load(server.instance(), &paths, "kubetwin")?;
+        if created > 0 {
+            tracing::info!(created, "created the objects from --crds and --manifests");
+        }
+        Ok(())
     }
 }
 
@@ -126,6 +144,10 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
 async fn serve(flags: ServerFlags) -> Result<(), String> {
     let config = flags.server_config(6443)?;
     let server = Server::start(config).await.map_err(|e| e.to_string())?;
+    if let Err(error) = flags.load_manifests(&server) {
+        server.shutdown().await;
+        return Err(error);
+    }
     let path = flags.kubeconfig.clone().unwrap_or_else(|| PathBuf::from("./kubetwin.kubeconfig"));
     server.write_kubeconfig(&path).map_err(|e| format!("writing {}: {e}", path.display()))?;
     let kubeconfig = std::fs::canonicalize(&path).unwrap_or(path);
