@@ -3,6 +3,7 @@
 //! two system PriorityClasses, the default RBAC policy, and the `extension-apiserver-authentication`
 //! ConfigMap extension apiservers read the client CA from.
 
+use crate::auth::rbac::RbacIndex;
 use crate::clock::{Clock, FixedClock, RandomIds, SystemClock};
 use crate::error::ApiResult;
 use crate::instance::Instance;
@@ -140,10 +141,17 @@ fn create_static(instance: &Instance) -> ApiResult<()> {
 /// The static bootstrap objects as stored, captured once from a scratch instance.
 #[derive(Debug)]
 struct Template {
-    /// Key, stored bytes, and the uid inside those bytes.
-    objects: Vec<(Bytes, Bytes, String)>,
-    /// The RBAC objects among them, for the authorizer's index.
-    rbac: Vec<(String, Option<String>, String, Value)>,
+    objects: Vec<TemplateObject>,
+    /// The authorizer's index of the RBAC objects among them, copied into each server.
+    rbac: RbacIndex,
+}
+
+/// One stored object of the template, with where its uid sits in its bytes.
+#[derive(Debug)]
+struct TemplateObject {
+    key: Bytes,
+    value: Bytes,
+    uid: std::ops::Range<usize>,
 }
 
 fn template(deterministic: bool) -> &'static Template {
@@ -158,17 +166,17 @@ fn template(deterministic: bool) -> &'static Template {
         let scratch = Instance::new(InstanceConfig::default(), clock(), Arc::new(RandomIds));
         create_static(&scratch).expect("the static bootstrap objects are valid");
         let listing = scratch.store.range(RangeRequest::new(KeyRange::prefix(b"/registry/".to_vec())));
-        let mut template = Template { objects: Vec::new(), rbac: Vec::new() };
+        let mut template = Template { objects: Vec::new(), rbac: RbacIndex::new() };
         for kv in listing.expect("a scratch store can be read").kvs {
             let object = crate::registry::encoding::decode(&kv.value, kv.mod_revision);
-            let uid = crate::registry::strategy::meta_str(&object, "uid").to_string();
+            let uid = crate::registry::strategy::meta_str(&object, "uid");
+            let quoted = format!("\"uid\":\"{uid}\"");
+            let at = kv.value.windows(quoted.len()).position(|w| w == quoted.as_bytes()).expect("the uid is stored");
+            let start = at + "\"uid\":\"".len();
             if object["apiVersion"] == "rbac.authorization.k8s.io/v1" {
-                let kind = object["kind"].as_str().unwrap_or_default().to_string();
-                let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
-                let name = crate::registry::strategy::meta_str(&object, "name").to_string();
-                template.rbac.push((kind, namespace, name, object));
+                template.rbac.apply(&object);
             }
-            template.objects.push((kv.key, kv.value, uid));
+            template.objects.push(TemplateObject { key: kv.key, value: kv.value, uid: start..start + uid.len() });
         }
         template
     })
@@ -179,16 +187,17 @@ fn install(instance: &Instance, template: &Template) -> ApiResult<()> {
     let puts = template
         .objects
         .iter()
-        .map(|(key, value, uid)| {
+        .map(|object| {
             let fresh = instance.ids.uuid();
-            let text = String::from_utf8_lossy(value).replacen(uid.as_str(), &fresh, 1);
-            TxnOp::put(key.clone(), Bytes::from(text.into_bytes()))
+            let mut value = Vec::with_capacity(object.value.len() - object.uid.len() + fresh.len());
+            value.extend_from_slice(&object.value[..object.uid.start]);
+            value.extend_from_slice(fresh.as_bytes());
+            value.extend_from_slice(&object.value[object.uid.end..]);
+            TxnOp::put(object.key.clone(), Bytes::from(value))
         })
         .collect();
     let txn = Txn { compares: Vec::new(), success: puts, failure: Vec::new() };
     instance.store.txn(txn).map_err(crate::registry::storage::store_error)?;
-    for (kind, namespace, name, object) in &template.rbac {
-        instance.auth.observe_rbac(kind, namespace.as_deref(), name, Some(object));
-    }
+    instance.auth.install_rbac(template.rbac.clone());
     Ok(())
 }

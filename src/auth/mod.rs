@@ -71,6 +71,11 @@ impl AuthState {
         self.rbac.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Replaces the RBAC index wholesale (a new server's, from the bootstrap template).
+    pub fn install_rbac(&self, index: rbac::RbacIndex) {
+        *self.rbac.write().unwrap_or_else(|e| e.into_inner()) = index;
+    }
+
     /// Keeps the RBAC index in step with a write to an RBAC object (`None`: it was deleted).
     pub fn observe_rbac(&self, kind: &str, namespace: Option<&str>, name: &str, object: Option<&serde_json::Value>) {
         let mut index = self.rbac.write().unwrap_or_else(|e| e.into_inner());

@@ -31,7 +31,7 @@ const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
 
 /// Roles and bindings, indexed for authorization. Keep it in step with the store through
 /// [`RbacIndex::apply`] and [`RbacIndex::remove`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RbacIndex {
     cluster_roles: HashMap<String, Vec<PolicyRule>>,
     /// Namespace → name → rules.
@@ -122,7 +122,7 @@ impl Binding {
 }
 
 /// The bindings of one scope (the cluster, or one namespace), by name and by subject.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct BindingSet {
     bindings: BTreeMap<String, Binding>,
     /// User name (or the user name of a ServiceAccount subject) → binding names.
