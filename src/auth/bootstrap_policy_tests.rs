@@ -81,7 +81,7 @@ fn objects_carry_the_bootstrap_metadata() {
     let count = |kind: &str| policy.iter().filter(|o| o["kind"] == kind).count();
     assert_eq!(
         (count("ClusterRole"), count("ClusterRoleBinding"), count("Role"), count("RoleBinding")),
-        (31, 12, 7, 7)
+        (69, 50, 7, 7)
     );
 }
 
@@ -281,4 +281,56 @@ fn system_components_get_their_roles() {
     assert!(allowed(&index, &monitor, &path("/metrics")));
     assert!(allowed(&index, &monitor, &path("/readyz/etcd")));
     assert!(!allowed(&index, &monitor, &path("/version")), "monitoring alone does not discover");
+}
+
+#[test]
+fn controllers_get_their_roles_through_their_service_accounts() {
+    let policy = bootstrap_policy();
+    let controller_roles = |kind: &str| {
+        let is_controller =
+            |o: &&Value| o["kind"] == kind && o["metadata"]["name"].as_str().unwrap().starts_with("system:controller:");
+        policy.iter().filter(is_controller).count()
+    };
+    // testdata/controller-roles.yaml and controller-role-bindings.yaml, default feature gates.
+    assert_eq!((controller_roles("ClusterRole"), controller_roles("ClusterRoleBinding")), (38, 38));
+
+    let binding = find("ClusterRoleBinding", "system:controller:namespace-controller");
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "namespace-controller", "namespace": "kube-system"}])
+    );
+    assert_eq!(
+        binding["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:controller:namespace-controller"})
+    );
+
+    let index = index();
+    let service_account = |name: &str| {
+        user(
+            &format!("system:serviceaccount:kube-system:{name}"),
+            &["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+        )
+    };
+    let namespaces = service_account("namespace-controller");
+    assert!(allowed(&index, &namespaces, &request("delete", "", "", "namespaces", "team")));
+    assert!(allowed(&index, &namespaces, &request("update", "", "", "namespaces/finalize", "team")));
+    assert!(allowed(&index, &namespaces, &request("deletecollection", "team", "apps", "deployments", "")));
+    assert!(allowed(&index, &namespaces, &request("delete", "team", "example.com", "widgets", "w")));
+    assert!(!allowed(&index, &namespaces, &request("create", "team", "", "pods", "")));
+    assert!(!allowed(&index, &namespaces, &request("update", "", "", "namespaces", "team")));
+
+    let replicasets = service_account("replicaset-controller");
+    assert!(allowed(&index, &replicasets, &request("create", "team", "", "pods", "")));
+    assert!(allowed(&index, &replicasets, &request("update", "team", "apps", "replicasets/status", "rs")));
+    assert!(!allowed(&index, &replicasets, &request("update", "team", "", "pods", "p")));
+    assert!(!allowed(&index, &replicasets, &request("create", "team", "apps", "deployments", "")));
+
+    let certificates = service_account("certificate-controller");
+    let signer = |verb: &str, name: &str| request(verb, "", "certificates.k8s.io", "signers", name);
+    assert!(allowed(&index, &certificates, &signer("sign", "kubernetes.io/kubelet-serving")));
+    assert!(allowed(&index, &certificates, &signer("approve", "kubernetes.io/kube-apiserver-client-kubelet")));
+    assert!(!allowed(&index, &certificates, &signer("approve", "kubernetes.io/kubelet-serving")));
+
+    let other = service_account("deployment-controller");
+    assert!(!allowed(&index, &other, &request("delete", "", "", "namespaces", "team")), "each controller its own role");
 }
