@@ -184,11 +184,12 @@ fn template(deterministic: bool) -> &'static Template {
 
 /// Writes the template's objects in one transaction, each with a fresh uid.
 fn install(instance: &Instance, template: &Template) -> ApiResult<()> {
+    let uids = instance.ids.uuids(template.objects.len());
     let puts = template
         .objects
         .iter()
-        .map(|object| {
-            let fresh = instance.ids.uuid();
+        .zip(uids)
+        .map(|(object, fresh)| {
             let mut value = Vec::with_capacity(object.value.len() - object.uid.len() + fresh.len());
             value.extend_from_slice(&object.value[..object.uid.start]);
             value.extend_from_slice(fresh.as_bytes());

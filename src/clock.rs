@@ -48,18 +48,42 @@ impl Clock for FixedClock {
     }
 }
 
+/// 16 random bytes as a version 4 UUID: `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
+fn format_uuid(random: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(36);
+    for (i, byte) in random.iter().enumerate() {
+        let byte = match i {
+            6 => (byte & 0x0f) | 0x40,
+            8 => (byte & 0x3f) | 0x80,
+            _ => *byte,
+        };
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(HEX[usize::from(byte >> 4)] as char);
+        text.push(HEX[usize::from(byte & 0x0f)] as char);
+    }
+    text
+}
+
 /// Where UIDs and random name suffixes come from.
 pub trait IdSource: Send + Sync + std::fmt::Debug {
     fn fill(&self, bytes: &mut [u8]);
 
     /// A random (version 4) UUID, as metadata.uid carries.
     fn uuid(&self) -> String {
-        let mut b = [0u8; 16];
-        self.fill(&mut b);
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+        let mut bytes = [0u8; 16];
+        self.fill(&mut bytes);
+        format_uuid(&bytes)
+    }
+
+    /// `count` UUIDs from one draw of randomness (a new server's bootstrap objects); the same
+    /// as `count` calls of [`IdSource::uuid`].
+    fn uuids(&self, count: usize) -> Vec<String> {
+        let mut bytes = vec![0u8; 16 * count];
+        self.fill(&mut bytes);
+        bytes.chunks_exact(16).map(format_uuid).collect()
     }
 
     /// The 5-character suffix generateName appends, from the same alphabet as
@@ -112,6 +136,19 @@ impl IdSource for SeededIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids_in_bulk_are_the_same_sequence_as_one_by_one() {
+        let (bulk, single) = (SeededIds::new(42), SeededIds::new(42));
+        let one_by_one: Vec<String> = (0..3).map(|_| single.uuid()).collect();
+        assert_eq!(bulk.uuids(3), one_by_one);
+        for uuid in one_by_one {
+            let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{uuid}");
+            assert_eq!(uuid.as_bytes()[14], b'4', "version 4: {uuid}");
+            assert!(matches!(uuid.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "RFC 4122 variant: {uuid}");
+        }
+    }
 
     #[test]
     fn seeded_ids_repeat_and_random_ids_do_not() {

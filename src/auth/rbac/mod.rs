@@ -26,6 +26,7 @@ use crate::selectors::go_quote;
 use rules::{PolicyRule, Request};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
 
@@ -33,9 +34,11 @@ const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
 /// [`RbacIndex::apply`] and [`RbacIndex::remove`].
 #[derive(Debug, Default, Clone)]
 pub struct RbacIndex {
-    cluster_roles: HashMap<String, Vec<PolicyRule>>,
+    /// Rules are shared (`Arc`), so that copying an index (each new server gets the bootstrap
+    /// policy's) copies no rule.
+    cluster_roles: HashMap<String, Arc<[PolicyRule]>>,
     /// Namespace → name → rules.
-    roles: HashMap<String, HashMap<String, Vec<PolicyRule>>>,
+    roles: HashMap<String, HashMap<String, Arc<[PolicyRule]>>>,
     cluster_role_bindings: BindingSet,
     /// Namespace → its RoleBindings.
     role_bindings: HashMap<String, BindingSet>,
@@ -212,10 +215,10 @@ impl RbacIndex {
         let namespace = meta("namespace").unwrap_or_default().to_string();
         match kind {
             "ClusterRole" => {
-                self.cluster_roles.insert(name, PolicyRule::all_from(object));
+                self.cluster_roles.insert(name, PolicyRule::all_from(object).into());
             }
             "Role" => {
-                self.roles.entry(namespace).or_default().insert(name, PolicyRule::all_from(object));
+                self.roles.entry(namespace).or_default().insert(name, PolicyRule::all_from(object).into());
             }
             "ClusterRoleBinding" => {
                 let mut binding = Binding::from_value(object);
@@ -355,13 +358,13 @@ impl RbacIndex {
             |resource: &str| format!("{resource}.rbac.authorization.k8s.io {} not found", go_quote(&binding.role_name));
         match binding.role_kind.as_str() {
             "ClusterRole" => {
-                self.cluster_roles.get(&binding.role_name).map(Vec::as_slice).ok_or_else(|| missing("clusterrole"))
+                self.cluster_roles.get(&binding.role_name).map(|rules| &rules[..]).ok_or_else(|| missing("clusterrole"))
             }
             "Role" => self
                 .roles
                 .get(&binding.namespace)
                 .and_then(|roles| roles.get(&binding.role_name))
-                .map(Vec::as_slice)
+                .map(|rules| &rules[..])
                 .ok_or_else(|| missing("role")),
             other => Err(format!("unsupported role reference kind: {}", go_quote(other))),
         }
