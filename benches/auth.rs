@@ -93,8 +93,10 @@ fn auth(c: &mut Criterion) {
     let instance = server.instance().clone();
     let token = populate(&instance);
     let info = RequestInfo::parse("GET", PATH, VerbHints::default());
-    let x509 =
-        request(PeerIdentity(Some(CertificateSubject { user: "alice".into(), groups: vec!["dev".into()] })), None);
+    let x509 = request(
+        PeerIdentity(Some(CertificateSubject { user: "alice".into(), groups: vec!["dev".into()], issuer: Vec::new() })),
+        None,
+    );
     let bearer = request(PeerIdentity(None), Some(&token));
     assert_eq!(identify(&instance, &info, &bearer).name, "system:serviceaccount:default:robot");
 

@@ -1,7 +1,7 @@
 //! The objects a fresh cluster has right after `kubeadm init`: the four system namespaces, the
 //! `kubernetes` Service with its Endpoints and EndpointSlice pointing at this server, and the
 //! two system PriorityClasses, the default RBAC policy, and the `extension-apiserver-authentication`
-//! ConfigMap extension apiservers read the client CA from.
+//! ConfigMap extension apiservers read the client CA and the request-header settings from.
 
 use crate::auth::rbac::RbacIndex;
 use crate::clock::{Clock, FixedClock, RandomIds, SystemClock};
@@ -85,10 +85,17 @@ pub fn run(instance: &Instance, advertise: IpAddr, port: u16, deterministic: boo
         crate::controllers::service_accounts::ensure_defaults(instance, namespace);
     }
     if let Some(ca) = instance.auth.ca_bundle.get() {
-        let configmap = json!({
-            "metadata": {"name": "extension-apiserver-authentication"},
-            "data": {"client-ca-file": ca},
-        });
+        let mut data = json!({"client-ca-file": ca});
+        if let Some(config) = &instance.config.auth.requestheader {
+            // As kube-apiserver writes them: the lists as JSON arrays in strings.
+            let list = |items: &[String]| serde_json::to_string(items).unwrap_or_default();
+            data["requestheader-client-ca-file"] = json!(config.client_ca_pem);
+            data["requestheader-allowed-names"] = json!(list(&config.allowed_names));
+            data["requestheader-username-headers"] = json!(list(&config.username_headers));
+            data["requestheader-group-headers"] = json!(list(&config.group_headers));
+            data["requestheader-extra-headers-prefix"] = json!(list(&config.extra_headers_prefixes));
+        }
+        let configmap = json!({"metadata": {"name": "extension-apiserver-authentication"}, "data": data});
         create(instance, "", "v1", "configmaps", Some("kube-system"), configmap)?;
     }
     Ok(())

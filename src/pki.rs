@@ -2,8 +2,9 @@
 //! all ECDSA P-256, issued at start in well under a millisecond, or read back from `--cert-dir`
 //! so that a restart keeps the same CA. The serving certificate, the client CA and the
 //! ServiceAccount signing key may instead come from files ([`PkiFiles`]), as kube-apiserver's
-//! flags supply them (envtest does). Also the rustls server configuration, and reading a client
-//! certificate's subject as a Kubernetes user (CN) and groups (O).
+//! flags supply them (envtest does). Also the front-proxy CA and client certificate kubeadm issues
+//! for request-header authentication ([`FrontProxy`]), the rustls server configuration, and
+//! reading a client certificate's subject as a Kubernetes user (CN) and groups (O).
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -220,8 +221,8 @@ impl Pki {
             ca_cert_pem,
             ca_key_pem,
             issuer,
-            serving: CertifiedKey { cert_pem: String::new(), key_pem: String::new() },
-            admin: CertifiedKey { cert_pem: String::new(), key_pem: String::new() },
+            serving: empty_pair(),
+            admin: empty_pair(),
             service_account_key_pem,
         };
         pki.serving = match serving {
@@ -262,7 +263,6 @@ impl Pki {
 
     /// Writes every PEM into `dir` (keys readable by the owner only).
     pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
         let files = [
             ("ca.crt", &self.ca_cert_pem, false),
             ("ca.key", &self.ca_key_pem, true),
@@ -272,21 +272,7 @@ impl Pki {
             ("admin.key", &self.admin.key_pem, true),
             ("sa.key", &self.service_account_key_pem, true),
         ];
-        for (name, contents, secret) in files {
-            let path = dir.join(name);
-            if std::fs::read_to_string(&path).is_ok_and(|existing| &existing == contents) {
-                continue;
-            }
-            std::fs::write(&path, contents)?;
-            #[cfg(unix)]
-            if secret {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-            }
-            #[cfg(not(unix))]
-            let _ = secret;
-        }
-        Ok(())
+        write_pems(dir, &files)
     }
 
     fn issue_serving_cert(&self, names: &ServingNames) -> Result<CertifiedKey, PkiError> {
@@ -318,23 +304,28 @@ impl Pki {
         self.sign(params, "a client certificate")
     }
 
-    fn sign(&self, mut params: CertificateParams, what: &str) -> Result<CertifiedKey, PkiError> {
-        validity(&mut params, 1);
-        params.use_authority_key_identifier_extension = true;
-        let key = new_key()?;
-        let cert = params.signed_by(&key, &self.issuer).map_err(|e| PkiError(format!("signing {what}: {e}")))?;
-        Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    fn sign(&self, params: CertificateParams, what: &str) -> Result<CertifiedKey, PkiError> {
+        sign(&self.issuer, params, what)
     }
 
     /// A rustls configuration that serves the serving certificate, offers HTTP/2 and HTTP/1.1,
     /// and verifies client certificates against the client CAs without requiring one (tokens
     /// and anonymous requests are authenticated later in the pipeline).
     pub fn server_config(&self) -> Result<rustls::ServerConfig, PkiError> {
+        self.server_config_trusting(None)
+    }
+
+    /// [`Pki::server_config`], also accepting client certificates `extra_client_cas` (a PEM
+    /// bundle: the request-header CA) issued. Which CA issued a peer's certificate is told
+    /// apart later, by [`CertificateSubject::issuer`].
+    pub fn server_config_trusting(&self, extra_client_cas: Option<&str>) -> Result<rustls::ServerConfig, PkiError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(self.client_ca_pem.as_bytes()) {
-            let cert = cert.map_err(|e| PkiError(format!("reading the CA: {e}")))?;
-            roots.add(cert).map_err(|e| PkiError(format!("trusting the CA: {e}")))?;
+        for bundle in std::iter::once(self.client_ca_pem.as_str()).chain(extra_client_cas) {
+            for cert in CertificateDer::pem_slice_iter(bundle.as_bytes()) {
+                let cert = cert.map_err(|e| PkiError(format!("reading the CA: {e}")))?;
+                roots.add(cert).map_err(|e| PkiError(format!("trusting the CA: {e}")))?;
+            }
         }
         let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .allow_unauthenticated()
@@ -356,11 +347,115 @@ impl Pki {
     }
 }
 
-/// A user as a client certificate names it: CN is the user, each O a group.
+fn sign(
+    issuer: &Issuer<'static, KeyPair>,
+    mut params: CertificateParams,
+    what: &str,
+) -> Result<CertifiedKey, PkiError> {
+    validity(&mut params, 1);
+    params.use_authority_key_identifier_extension = true;
+    let key = new_key()?;
+    let cert = params.signed_by(&key, issuer).map_err(|e| PkiError(format!("signing {what}: {e}")))?;
+    Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+}
+
+/// The front-proxy CA and its client certificate (CN `front-proxy-client`), as kubeadm issues
+/// them for the aggregation layer: `front-proxy-ca.crt`/`.key` and
+/// `front-proxy-client.crt`/`.key`.
+pub struct FrontProxy {
+    pub ca_cert_pem: String,
+    ca_key_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+    pub client: CertifiedKey,
+}
+
+/// The CN of the front-proxy client certificate kubetwin issues.
+pub const FRONT_PROXY_CLIENT: &str = "front-proxy-client";
+
+impl FrontProxy {
+    /// Issues a fresh front-proxy CA and client certificate.
+    pub fn generate() -> Result<FrontProxy, PkiError> {
+        let ca_key = new_key()?;
+        let params = ca_params("front-proxy-ca");
+        let ca_cert = params.self_signed(&ca_key).map_err(pki_error("self-signing the front-proxy CA"))?;
+        let ca_key_pem = ca_key.serialize_pem();
+        let issuer = Issuer::new(params, ca_key);
+        let mut front_proxy = FrontProxy { ca_cert_pem: ca_cert.pem(), ca_key_pem, issuer, client: empty_pair() };
+        front_proxy.client = front_proxy.issue_client_cert(FRONT_PROXY_CLIENT)?;
+        Ok(front_proxy)
+    }
+
+    /// Reads the front-proxy CA and client certificate from `dir` where present, issues what is
+    /// missing and writes it back.
+    pub fn load_or_generate(dir: &Path) -> Result<FrontProxy, PkiError> {
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+        let front_proxy = match (read("front-proxy-ca.crt"), read("front-proxy-ca.key")) {
+            (Some(ca_cert_pem), Some(ca_key_pem)) => {
+                let key = KeyPair::from_pem(&ca_key_pem).map_err(pki_error("reading front-proxy-ca.key"))?;
+                let issuer =
+                    Issuer::from_ca_cert_pem(&ca_cert_pem, key).map_err(pki_error("reading front-proxy-ca.crt"))?;
+                let mut front_proxy = FrontProxy { ca_cert_pem, ca_key_pem, issuer, client: empty_pair() };
+                front_proxy.client = match (read("front-proxy-client.crt"), read("front-proxy-client.key")) {
+                    (Some(cert_pem), Some(key_pem)) => CertifiedKey { cert_pem, key_pem },
+                    _ => front_proxy.issue_client_cert(FRONT_PROXY_CLIENT)?,
+                };
+                front_proxy
+            }
+            _ => Self::generate()?,
+        };
+        let files = [
+            ("front-proxy-ca.crt", &front_proxy.ca_cert_pem, false),
+            ("front-proxy-ca.key", &front_proxy.ca_key_pem, true),
+            ("front-proxy-client.crt", &front_proxy.client.cert_pem, false),
+            ("front-proxy-client.key", &front_proxy.client.key_pem, true),
+        ];
+        write_pems(dir, &files)
+            .map_err(|e| PkiError(format!("writing the front-proxy PKI to {}: {e}", dir.display())))?;
+        Ok(front_proxy)
+    }
+
+    /// Issues a client certificate with CN `common_name` from the front-proxy CA.
+    pub fn issue_client_cert(&self, common_name: &str) -> Result<CertifiedKey, PkiError> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, common_name);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        sign(&self.issuer, params, "a front-proxy client certificate")
+    }
+}
+
+fn empty_pair() -> CertifiedKey {
+    CertifiedKey { cert_pem: String::new(), key_pem: String::new() }
+}
+
+/// Writes PEMs into `dir` unless already there as they are (keys readable by the owner only).
+fn write_pems(dir: &Path, files: &[(&str, &String, bool)]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for &(name, contents, secret) in files {
+        let path = dir.join(name);
+        if std::fs::read_to_string(&path).is_ok_and(|existing| &existing == contents) {
+            continue;
+        }
+        std::fs::write(&path, contents)?;
+        #[cfg(unix)]
+        if secret {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        #[cfg(not(unix))]
+        let _ = secret;
+    }
+    Ok(())
+}
+
+/// A user as a client certificate names it: CN is the user, each O a group; and the DER of the
+/// issuer's name, which tells a request-header CA's certificates from the client CA's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateSubject {
     pub user: String,
     pub groups: Vec<String>,
+    /// The issuer's distinguished name, DER (empty: issued by the client CA).
+    pub issuer: Vec<u8>,
 }
 
 /// Reads the subject of a (verified) client certificate.
@@ -369,7 +464,22 @@ pub fn certificate_subject(der: &[u8]) -> Option<CertificateSubject> {
     let subject = cert.subject();
     let user = subject.iter_common_name().next()?.as_str().ok()?.to_string();
     let groups = subject.iter_organization().filter_map(|o| o.as_str().ok().map(String::from)).collect();
-    Some(CertificateSubject { user, groups })
+    Some(CertificateSubject { user, groups, issuer: cert.issuer().as_raw().to_vec() })
+}
+
+/// The DER subject names of the certificates in a PEM bundle (the CAs it holds).
+pub fn bundle_subjects(pem: &str) -> Result<Vec<Vec<u8>>, PkiError> {
+    let mut subjects = Vec::new();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| PkiError(format!("reading a CA certificate: {e}")))?;
+        let (_, parsed) = x509_parser::parse_x509_certificate(&cert)
+            .map_err(|e| PkiError(format!("parsing a CA certificate: {e}")))?;
+        subjects.push(parsed.subject().as_raw().to_vec());
+    }
+    if subjects.is_empty() {
+        return Err(PkiError("the CA bundle holds no PEM certificate".into()));
+    }
+    Ok(subjects)
 }
 
 #[cfg(test)]
@@ -385,7 +495,11 @@ mod tests {
         let pki = Pki::generate(&names()).unwrap();
         let der = CertificateDer::from_pem_slice(pki.admin.cert_pem.as_bytes()).unwrap();
         let subject = certificate_subject(&der).unwrap();
-        assert_eq!(subject, CertificateSubject { user: ADMIN_USER.into(), groups: vec![MASTERS_GROUP.into()] });
+        assert_eq!(
+            (subject.user.as_str(), subject.groups.as_slice()),
+            (ADMIN_USER, [MASTERS_GROUP.to_string()].as_slice())
+        );
+        assert_eq!(bundle_subjects(&pki.ca_cert_pem).unwrap(), [subject.issuer]);
         assert!(pki.server_config().is_ok());
     }
 

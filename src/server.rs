@@ -109,7 +109,10 @@ impl Server {
             }
             None => Arc::new(Pki::generate(&names).map_err(|e| StartError(e.to_string()))?),
         };
-        let tls = pki.server_config().map_err(|e| StartError(e.to_string()))?;
+        let requestheader = config.instance.auth.requestheader.as_ref();
+        let tls = pki
+            .server_config_trusting(requestheader.map(|config| config.client_ca_pem.as_str()))
+            .map_err(|e| StartError(e.to_string()))?;
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.bind_address, config.secure_port))
             .await
             .map_err(|e| StartError(format!("binding {}:{}: {e}", config.bind_address, config.secure_port)))?;
@@ -131,6 +134,10 @@ impl Server {
         .map_err(StartError)?;
         let _ = instance.auth.signer.set(signer);
         let _ = instance.auth.ca_bundle.set(pki.ca_cert_pem.clone());
+        if requestheader.is_some() {
+            let client_cas = crate::pki::bundle_subjects(&pki.client_ca_pem).map_err(|e| StartError(e.to_string()))?;
+            let _ = instance.auth.client_ca_subjects.set(client_cas);
+        }
         let reachable = if address.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { address.ip() };
         let _ = instance.address.set(format!("{reachable}:{}", address.port()));
         crate::bootstrap::run(

@@ -45,7 +45,11 @@ impl TestServer {
                         return Ok::<_, Infallible>(kubetwin::http::respond::error(&error));
                     }
                 };
-                let subject = CertificateSubject { user: ADMIN_USER.into(), groups: vec![MASTERS_GROUP.into()] };
+                let subject = CertificateSubject {
+                    user: ADMIN_USER.into(),
+                    groups: vec![MASTERS_GROUP.into()],
+                    issuer: Vec::new(),
+                };
                 let request = ApiRequest {
                     method: parts.method,
                     path: parts.uri.path().to_string(),

@@ -1,5 +1,6 @@
-//! The authentication chain, in kube-apiserver's order: a verified client certificate (CN is
-//! the user, O the groups), then a bearer token (static tokens from `--token-auth-file`, then
+//! The authentication chain, in kube-apiserver's order: the [request headers](super::requestheader)
+//! a front-proxy certificate vouches for, then a verified client certificate (CN is the user, O
+//! the groups), then a bearer token (static tokens from `--token-auth-file`, then
 //! ServiceAccount tokens, whose verification the [token cache](super::token_cache) spares on
 //! repeat use, then bootstrap tokens when `--enable-bootstrap-token-auth` is on), then
 //! anonymous. Impersonation headers are applied afterwards, each authorized through the
@@ -78,15 +79,32 @@ fn with_authenticated(mut user: UserInfo) -> UserInfo {
 }
 
 /// Who sent `request`, before impersonation.
+///
+/// A certificate that failed an authenticator (a front-proxy CN not allowed, or a front-proxy
+/// certificate offered as a user's) makes the request 401 unless a later one succeeds, never
+/// anonymous, as kube-apiserver's union of authenticators does.
 pub fn authenticate(instance: &Instance, request: &ApiRequest) -> ApiResult<UserInfo> {
+    let mut failed = false;
     if let Some(subject) = &request.peer.0 {
-        let user = UserInfo { name: subject.user.clone(), groups: subject.groups.clone(), ..UserInfo::default() };
-        return Ok(with_authenticated(user));
+        let front_proxy = instance.config.auth.requestheader.as_ref().filter(|config| config.issued(subject));
+        if let Some(config) = front_proxy {
+            match config.authenticate(subject, &request.headers) {
+                Ok(Some(user)) => return Ok(with_authenticated(user)),
+                Ok(None) => {}
+                Err(error) => tracing::debug!(%error, "request-header authentication refused"),
+            }
+        }
+        if front_proxy.is_none() || instance.auth.client_ca_issued(&subject.issuer) {
+            let user = UserInfo { name: subject.user.clone(), groups: subject.groups.clone(), ..UserInfo::default() };
+            return Ok(with_authenticated(user));
+        }
+        // The x509 authenticator cannot verify a front-proxy certificate against the client CAs.
+        failed = true;
     }
     if let Some(token) = bearer_token(request) {
         return authenticate_token(instance, token, None).ok_or_else(unauthorized);
     }
-    if instance.config.auth.anonymous {
+    if instance.config.auth.anonymous && !failed {
         return Ok(UserInfo { name: ANONYMOUS.into(), groups: vec![UNAUTHENTICATED.into()], ..UserInfo::default() });
     }
     Err(unauthorized())

@@ -1,6 +1,6 @@
-//! Who is asking and whether they may: the authentication chain (client certificates, bearer
-//! tokens with their cache, bootstrap tokens, anonymous), the authorizers (RBAC, a webhook and
-//! friends), and the identities they share.
+//! Who is asking and whether they may: the authentication chain (front-proxy request headers,
+//! client certificates, bearer tokens with their cache, bootstrap tokens, anonymous), the
+//! authorizers (RBAC, a webhook and friends), and the identities they share.
 
 pub mod authenticate;
 pub mod authorize;
@@ -8,6 +8,7 @@ pub mod bootstrap_policy;
 pub mod bootstrap_token;
 pub mod expiring_cache;
 pub mod rbac;
+pub mod requestheader;
 pub mod reviews;
 pub mod token_cache;
 pub mod tokens;
@@ -23,6 +24,8 @@ pub struct AuthConfig {
     pub authorization_modes: Vec<authorize::AuthorizationMode>,
     /// `--anonymous-auth`.
     pub anonymous: bool,
+    /// `--requestheader-*`: the front-proxy CA and the headers its certificates vouch with.
+    pub requestheader: Option<requestheader::RequestHeaderConfig>,
     /// `--token-auth-file`, parsed.
     pub static_tokens: Vec<authenticate::StaticToken>,
     /// `--enable-bootstrap-token-auth` (off by default, as in kube-apiserver).
@@ -42,6 +45,7 @@ impl Default for AuthConfig {
         AuthConfig {
             authorization_modes: vec![authorize::AuthorizationMode::Rbac],
             anonymous: true,
+            requestheader: None,
             static_tokens: Vec::new(),
             bootstrap_tokens: false,
             webhook: None,
@@ -59,6 +63,10 @@ pub struct AuthState {
     pub signer: OnceLock<tokens::TokenSigner>,
     /// The cluster CA bundle, published in every namespace's `kube-root-ca.crt`.
     pub ca_bundle: OnceLock<String>,
+    /// The DER subject names of the client CAs (`--client-ca-file` and the cluster CA): a
+    /// verified certificate whose issuer is not among them came from the request-header CA.
+    /// Unset: every client certificate is the client CA's.
+    pub client_ca_subjects: OnceLock<Vec<Vec<u8>>>,
     /// ServiceAccount tokens verified recently.
     pub token_cache: token_cache::TokenCache,
     /// What the authorization webhook decided recently.
@@ -67,6 +75,11 @@ pub struct AuthState {
 }
 
 impl AuthState {
+    /// Whether a client CA (not only the request-header CA) issued a certificate from `issuer`.
+    pub fn client_ca_issued(&self, issuer: &[u8]) -> bool {
+        self.client_ca_subjects.get().is_none_or(|subjects| subjects.iter().any(|s| s == issuer))
+    }
+
     pub fn rbac(&self) -> RwLockReadGuard<'_, rbac::RbacIndex> {
         self.rbac.read().unwrap_or_else(|e| e.into_inner())
     }

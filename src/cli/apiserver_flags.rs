@@ -6,6 +6,7 @@
 //! that names it. `--help` deliberately lists no `--insecure-port`, so envtest (which probes the
 //! help text) treats kubetwin as a kube-apiserver of 1.24 or later.
 
+use super::requestheader_flags::{self, RequestHeaderFlags};
 use crate::auth::authorize::AuthorizationMode;
 use crate::auth::webhook::{self, WebhookConfig, review::ReviewVersion};
 use crate::auth::{AuthConfig, authenticate, tokens};
@@ -20,13 +21,13 @@ use std::time::Duration;
 
 /// One flag kubetwin's kube-apiserver understands: its name, its value's type (`None` for a
 /// boolean) and its help.
-struct Flag {
+pub(super) struct Flag {
     name: &'static str,
     value: Option<&'static str>,
     help: &'static str,
 }
 
-const fn flag(name: &'static str, value: Option<&'static str>, help: &'static str) -> Flag {
+pub(super) const fn flag(name: &'static str, value: Option<&'static str>, help: &'static str) -> Flag {
     Flag { name, value, help }
 }
 
@@ -92,6 +93,13 @@ const FLAGS: &[Flag] = &[
     flag("version", None, "Print the version and exit."),
 ];
 
+/// Every flag, in the order `--help` lists them.
+fn all_flags() -> Vec<&'static Flag> {
+    let mut all: Vec<&Flag> = FLAGS.iter().chain(requestheader_flags::FLAGS).collect();
+    all.sort_by_key(|flag| flag.name);
+    all
+}
+
 /// Flags accepted for compatibility and ignored: storage and insecure serving do not exist here.
 fn is_ignored(name: &str) -> bool {
     name.starts_with("etcd-") || name == "insecure-port" || name == "insecure-bind-address"
@@ -122,6 +130,8 @@ pub struct ApiserverFlags {
     pub anonymous_auth: bool,
     pub token_auth_file: Option<PathBuf>,
     pub enable_bootstrap_token_auth: bool,
+    /// `--requestheader-*` and `--proxy-client-*`.
+    pub requestheader: RequestHeaderFlags,
     pub service_account_admission: bool,
     pub allow_privileged: bool,
     pub service_cluster_ip_range: String,
@@ -156,6 +166,7 @@ impl Default for ApiserverFlags {
             anonymous_auth: true,
             token_auth_file: None,
             enable_bootstrap_token_auth: false,
+            requestheader: RequestHeaderFlags::default(),
             service_account_admission: true,
             allow_privileged: false,
             service_cluster_ip_range: "10.0.0.0/24".into(),
@@ -234,7 +245,7 @@ impl ApiserverFlags {
                 flags.ignored.push(format!("--{name}"));
                 continue;
             }
-            let Some(known) = FLAGS.iter().find(|flag| flag.name == name) else {
+            let Some(known) = FLAGS.iter().chain(requestheader_flags::FLAGS).find(|flag| flag.name == name) else {
                 return Err(format!("unknown flag: --{name}"));
             };
             let value = match (known.value, inline) {
@@ -251,6 +262,9 @@ impl ApiserverFlags {
 
     fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let invalid = |e: &dyn std::fmt::Display| format!("invalid argument {value:?} for \"--{name}\" flag: {e}");
+        if self.requestheader.set(name, value) {
+            return Ok(());
+        }
         match name {
             "advertise-address" => self.advertise_address = Some(value.parse().map_err(|e| invalid(&e))?),
             "allow-privileged" => self.allow_privileged = parse_bool(name, value)?,
@@ -344,9 +358,11 @@ impl ApiserverFlags {
             false => self.authorization_modes.clone(),
         };
         let webhook = self.webhook_config(&authorization_modes)?;
+        let cert_dir = if pki_files.is_empty() { self.cert_dir.clone() } else { None };
         let auth = AuthConfig {
             authorization_modes,
             anonymous: self.anonymous_auth,
+            requestheader: Some(self.requestheader.auth_config(cert_dir.as_deref())?),
             static_tokens,
             bootstrap_tokens: self.enable_bootstrap_token_auth,
             webhook,
@@ -357,7 +373,7 @@ impl ApiserverFlags {
         Ok(ServerConfig {
             bind_address: self.bind_address,
             secure_port: self.secure_port,
-            cert_dir: if pki_files.is_empty() { self.cert_dir.clone() } else { None },
+            cert_dir,
             pki_files,
             advertise_address: self.advertise_address,
             instance: InstanceConfig {
@@ -401,7 +417,7 @@ pub fn help() -> String {
     let mut text = String::from(
         "kubetwin standing in for kube-apiserver: the Kubernetes API, in memory, over HTTPS.\n\nUsage:\n  kube-apiserver [flags]\n\nFlags:\n",
     );
-    for flag in FLAGS {
+    for flag in all_flags() {
         let head = match (flag.name, flag.value) {
             ("v", value) => format!("  -v, --v {}", value.unwrap_or_default()),
             ("help", _) => "  -h, --help".to_string(),
@@ -494,7 +510,7 @@ mod tests {
     #[test]
     fn help_lists_every_flag_but_not_insecure_port() {
         let help = help();
-        for flag in FLAGS {
+        for flag in all_flags() {
             assert!(help.contains(&format!("--{} ", flag.name)), "--{} is missing from\n{help}", flag.name);
         }
         assert!(!help.lines().any(|line| line.trim_start().starts_with("--insecure-port")));

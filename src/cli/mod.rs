@@ -8,6 +8,7 @@
 pub mod apiserver_flags;
 pub mod envtest;
 pub mod exec;
+pub mod requestheader_flags;
 
 use crate::instance::InstanceConfig;
 use crate::registry::allocators::{Cidr, PortAllocator};
@@ -88,11 +89,14 @@ impl ServerFlags {
             Cidr::parse(&self.service_cluster_ip_range).map_err(|e| format!("--service-cluster-ip-range: {e}"))?;
         let service_node_port_range = PortAllocator::parse_range(&self.service_node_port_range)
             .map_err(|e| format!("--service-node-port-range: {e}"))?;
+        let mut instance =
+            InstanceConfig { service_cluster_ip_range, service_node_port_range, ..InstanceConfig::default() };
+        instance.auth.requestheader = Some(requestheader_flags::issued_front_proxy(self.cert_dir.as_deref())?);
         Ok(ServerConfig {
             bind_address: self.bind_address,
             secure_port: self.secure_port.unwrap_or(default_port),
             cert_dir: self.cert_dir.clone(),
-            instance: InstanceConfig { service_cluster_ip_range, service_node_port_range, ..InstanceConfig::default() },
+            instance,
             ..ServerConfig::default()
         })
     }

@@ -15,7 +15,8 @@ use tokio_rustls::TlsAcceptor;
 /// How much encrypted data a connection buffers before it has to wait for the socket.
 const TLS_SEND_BUFFER: usize = 256 * 1024;
 
-/// The subject of the client certificate a connection presented, verified against the CA.
+/// The subject of the client certificate a connection presented, verified against the client
+/// CAs or the request-header CA (its issuer tells which).
 #[derive(Debug, Clone, Default)]
 pub struct PeerIdentity(pub Option<CertificateSubject>);
 
