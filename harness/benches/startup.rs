@@ -1,6 +1,7 @@
 //! How fast a test gets its own server: start to first successful request in-process (over
-//! TLS and over the direct client), the extra memory an idle instance holds, and 1,000
-//! instances started one after another. Run with `cargo bench -p kubetwin-harness`.
+//! TLS and over the direct client), the extra memory an idle instance holds, 1,000 instances
+//! started one after another, and the share of fixture time in 200 typical tests run two at a
+//! time. Run with `cargo bench -p kubetwin-harness`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::core::v1::Namespace;
@@ -94,6 +95,67 @@ fn footprint(_c: &mut Criterion) {
         }
         println!("harness/1000_sequential_starts: {:.2} s", started.elapsed().as_secs_f64());
     });
+    fixture_share(&runtime);
+}
+
+/// What a typical controller test does once its server is up: create a Deployment and a
+/// ConfigMap, watch for the ConfigMap, patch it, list, and delete it (over TLS, as `client()`).
+async fn typical_test_body(twin: &TestServer) {
+    use futures::StreamExt;
+    use k8s_openapi::api::{apps::v1::Deployment, core::v1::ConfigMap};
+    use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+    let client = twin.client();
+    let deployments: Api<Deployment> = Api::default_namespaced(client.clone());
+    let deployment = serde_json::json!({
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
+    });
+    deployments.create(&PostParams::default(), &serde_json::from_value(deployment).unwrap()).await.unwrap();
+    let configmaps: Api<ConfigMap> = Api::default_namespaced(client);
+    let mut events = configmaps.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+    let configmap = serde_json::json!({"metadata": {"name": "settings"}, "data": {"mode": "fast"}});
+    configmaps.create(&PostParams::default(), &serde_json::from_value(configmap).unwrap()).await.unwrap();
+    loop {
+        if let Some(Ok(WatchEvent::Added(added))) = events.next().await
+            && added.metadata.name.as_deref() == Some("settings")
+        {
+            break;
+        }
+    }
+    let patch = Patch::Merge(serde_json::json!({"data": {"mode": "slow"}}));
+    configmaps.patch("settings", &PatchParams::default(), &patch).await.unwrap();
+    assert_eq!(configmaps.list(&ListParams::default()).await.unwrap().items.len(), 2);
+    configmaps.delete("settings", &DeleteParams::default()).await.unwrap();
+}
+
+/// 200 typical tests, each with its own server, two at a time as `cargo test` runs them on
+/// this machine: how much of their time goes to starting and dropping the fixtures.
+fn fixture_share(runtime: &tokio::runtime::Runtime) {
+    let fixtures = runtime.block_on(async {
+        let one = || async {
+            let started = Instant::now();
+            let twin = TestServer::start().await.expect("the server starts");
+            let start = started.elapsed();
+            typical_test_body(&twin).await;
+            let dropping = Instant::now();
+            drop(twin);
+            [start, dropping.elapsed(), started.elapsed()]
+        };
+        let mut sums = [Duration::ZERO; 3];
+        for _ in 0..100 {
+            let (first, second) = tokio::join!(tokio::spawn(one()), tokio::spawn(one()));
+            for times in [first.expect("a test"), second.expect("a test")] {
+                sums.iter_mut().zip(times).for_each(|(sum, time)| *sum += time);
+            }
+        }
+        sums
+    });
+    let [start, drop, total] = fixtures.map(|d| d.as_secs_f64() * 1000.0 / 200.0);
+    println!(
+        "harness/fixture_share: 200 typical tests, two at a time: fixtures {:.1}% of their time (start {start:.2} ms + drop {drop:.2} ms of {total:.2} ms per test; target < 10%)",
+        (start + drop) / total * 100.0,
+    );
 }
 
 criterion_group!(benches, startup, footprint);
