@@ -115,19 +115,8 @@ fn has_rules(schema: &Json) -> bool {
 /// at `spec.validation.openAPIV3Schema`. Schemas that are not structural are left to
 /// [`Structural::parse`]'s errors, as kube-apiserver skips CEL checks then.
 pub fn definition_errors(crd: &Json) -> Vec<FieldError> {
-    let versions = crd.pointer("/spec/versions").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
-    let schema = |v: &Json| v.pointer("/schema/openAPIV3Schema").cloned();
-    let shared = !versions.is_empty() && versions.iter().all(|v| v.get("schema") == versions[0].get("schema"));
-    let checked: Vec<(String, Json)> = if shared {
-        schema(&versions[0]).map(|s| ("spec.validation.openAPIV3Schema".to_string(), s)).into_iter().collect()
-    } else {
-        let per_version = versions.iter().enumerate();
-        per_version
-            .filter_map(|(i, v)| schema(v).map(|s| (format!("spec.versions[{i}].schema.openAPIV3Schema"), s)))
-            .collect()
-    };
     let mut errors = Vec::new();
-    for (path, schema) in checked {
+    for (path, schema) in super::definition::schema_locations(crd) {
         if has_rules(&schema) && Structural::parse(&schema, &path).is_ok() {
             build(&schema, &path, None, true, &mut errors);
         }

@@ -226,6 +226,22 @@ pub fn errors(crd: &Value, old: Option<&Value>) -> Vec<FieldError> {
     errors
 }
 
+/// Where a CRD's schemas are checked, and their errors reported: kube-apiserver converts a v1
+/// CRD whose versions all share one schema to `spec.validation` and checks it once there;
+/// otherwise each version's schema is checked at `spec.versions[i].schema.openAPIV3Schema`.
+pub fn schema_locations(crd: &Value) -> Vec<(String, Value)> {
+    let versions = crd.pointer("/spec/versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let schema = |v: &Value| v.pointer("/schema/openAPIV3Schema").cloned();
+    let shared = !versions.is_empty() && versions.iter().all(|v| v.get("schema") == versions[0].get("schema"));
+    if shared {
+        return schema(&versions[0]).map(|s| ("spec.validation.openAPIV3Schema".to_string(), s)).into_iter().collect();
+    }
+    let per_version = versions.iter().enumerate();
+    per_version
+        .filter_map(|(i, v)| schema(v).map(|s| (format!("spec.versions[{i}].schema.openAPIV3Schema"), s)))
+        .collect()
+}
+
 fn version_errors(crd: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let all = versions(crd);
@@ -261,14 +277,8 @@ fn version_errors(crd: &Value) -> Vec<FieldError> {
             });
         }
         seen.push(name);
-        let schema_path = format!("{path}.schema.openAPIV3Schema");
-        match version.pointer("/schema/openAPIV3Schema") {
-            None => errors.push(FieldError::required(schema_path, "schemas are required")),
-            Some(schema) => {
-                if let Err(found) = Structural::parse(schema, &schema_path) {
-                    errors.extend(found);
-                }
-            }
+        if version.pointer("/schema/openAPIV3Schema").is_none() {
+            errors.push(FieldError::required(format!("{path}.schema.openAPIV3Schema"), "schemas are required"));
         }
         for (j, column) in
             version.get("additionalPrinterColumns").and_then(Value::as_array).into_iter().flatten().enumerate()
@@ -286,6 +296,11 @@ fn version_errors(crd: &Value) -> Vec<FieldError> {
         }
         if let Some(scale) = version.pointer("/subresources/scale") {
             errors.extend(scale_errors(scale, &format!("{path}.subresources.scale")));
+        }
+    }
+    for (path, schema) in schema_locations(crd) {
+        if let Err(found) = Structural::parse(&schema, &path) {
+            errors.extend(found);
         }
     }
     errors
@@ -408,6 +423,18 @@ mod tests {
         assert_eq!(
             rendered[3],
             "spec.versions[0].subresources.scale.specReplicasPath: Invalid value: \".status.replicas\": should be a json path under .spec"
+        );
+        let mut untyped = self::crd();
+        let versions = untyped["spec"]["versions"].as_array_mut().unwrap();
+        versions.truncate(1);
+        versions[0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["mode"] = json!({});
+        let rendered: Vec<String> = errors(&untyped, None).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rendered,
+            [
+                "spec.validation.openAPIV3Schema.properties[spec].properties[mode].type: Required value: must not be empty for specified object fields"
+            ],
+            "one version's schema is checked where kube-apiserver's conversion puts it"
         );
         let mut old = crd.clone();
         old["status"] = json!({"storedVersions": ["v0"]});
