@@ -75,7 +75,17 @@ const FLAGS: &[Flag] = &[
         None,
         "Let bootstrap.kubernetes.io/token Secrets in kube-system authenticate as system:bootstrap:<id>.",
     ),
+    flag(
+        "feature-gates",
+        Some("mapStringBool"),
+        "Checked for form and reported as ignored: kubetwin behaves as 1.36 with the default gates.",
+    ),
     flag("help", None, "Show this help."),
+    flag(
+        "runtime-config",
+        Some("mapStringString"),
+        "Checked for form and reported as ignored: kubetwin serves the GA group-versions of 1.36.",
+    ),
     flag("secure-port", Some("int"), "The port to serve HTTPS on; 0 picks a free one. (default 6443)"),
     flag("service-account-issuer", Some("strings"), "The issuer of ServiceAccount tokens; the first one signs."),
     flag("service-account-key-file", Some("strings"), "Accepted; tokens verify with the signing key's public key."),
@@ -314,6 +324,22 @@ impl ApiserverFlags {
             "tls-cert-file" => self.tls_cert_file = Some(value.into()),
             "tls-private-key-file" => self.tls_private_key_file = Some(value.into()),
             "token-auth-file" => self.token_auth_file = Some(value.into()),
+            "feature-gates" | "runtime-config" => {
+                for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    match entry.split_once('=') {
+                        Some((key, setting)) if name == "feature-gates" => {
+                            parse_bool(name, setting).map_err(|_| {
+                                invalid(&format!("invalid value of {key}: {setting}, err: strconv.ParseBool: parsing {setting:?}: invalid syntax"))
+                            })?;
+                        }
+                        None if name == "feature-gates" => {
+                            return Err(invalid(&format!("missing bool value for {entry}")));
+                        }
+                        _ => {}
+                    }
+                }
+                self.ignored.push(format!("--{name}={value}"));
+            }
             "v" => self.verbosity = value.parse().map_err(|e| invalid(&e))?,
             "version" => self.version = parse_bool(name, value)?,
             other => unreachable!("--{other} is in FLAGS but not handled"),
@@ -499,7 +525,11 @@ mod tests {
 
     #[test]
     fn bad_flags_are_named() {
-        assert_eq!(parse(&["--feature-gates=Foo=true"]).unwrap_err(), "unknown flag: --feature-gates");
+        assert_eq!(parse(&["--no-such-flag=1"]).unwrap_err(), "unknown flag: --no-such-flag");
+        let gates = parse(&["--feature-gates=Foo=true,Bar=false", "--runtime-config=api/all=true"]).unwrap();
+        assert_eq!(gates.ignored, ["--feature-gates=Foo=true,Bar=false", "--runtime-config=api/all=true"]);
+        assert!(parse(&["--feature-gates=Foo=maybe"]).unwrap_err().contains("invalid value of Foo: maybe"));
+        assert!(parse(&["--feature-gates=Foo"]).unwrap_err().contains("missing bool value for Foo"));
         assert!(parse(&["--secure-port=http"]).unwrap_err().contains("--secure-port"));
         assert!(parse(&["--cert-dir"]).unwrap_err().contains("--cert-dir"));
         assert!(parse(&["--authorization-mode=Magic"]).unwrap_err().contains("Magic"));
