@@ -13,6 +13,7 @@
 //! `cargo bench --bench api -- list` runs one part (the filter also skips the others' set-up);
 //! `KUBETWIN_BENCH_BINARY=/path/to/kubetwin` measures another build of the server.
 
+mod support;
 use base64::Engine;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -30,6 +31,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use support::{millis, percentile, quick, selected};
 
 /// The server binary: this build's, or `KUBETWIN_BENCH_BINARY` to compare another build.
 fn binary() -> String {
@@ -45,70 +47,11 @@ const CLIENT_WORKERS: usize = 2;
 const LIST_PODS: u64 = 10_000;
 const LIST_NAMESPACE: &str = "bench-list";
 
-/// Sorted samples' percentile.
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
-}
-
-fn millis(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
 /// The benchmark IDs, so that a criterion filter (`cargo bench --bench api -- list`) also skips
 /// the set-up and the printed summaries of the functions it does not select.
 const STARTUP_IDS: [&str; 2] = ["startup/binary_ready", "startup/in_process_server_start"];
 const THROUGHPUT_IDS: [&str; 2] = ["https/get_configmap", "https/create_configmap"];
 const LIST_ID: &str = "https/list_10k_pods";
-
-/// Criterion options that take a value, so that the value is not read as a filter.
-const VALUE_OPTIONS: [&str; 19] = [
-    "-c",
-    "--color",
-    "-s",
-    "--save-baseline",
-    "-b",
-    "--baseline",
-    "--baseline-lenient",
-    "--format",
-    "--profile-time",
-    "--load-baseline",
-    "--sample-size",
-    "--warm-up-time",
-    "--measurement-time",
-    "--nresamples",
-    "--noise-threshold",
-    "--confidence-level",
-    "--significance-level",
-    "--plotting-backend",
-    "--output-format",
-];
-
-/// The filters given on the command line (criterion's positional arguments).
-fn filters() -> Vec<String> {
-    let mut filters = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if VALUE_OPTIONS.contains(&arg.as_str()) {
-            args.next();
-        } else if !arg.starts_with('-') {
-            filters.push(arg);
-        }
-    }
-    filters
-}
-
-/// Whether a filter on the command line could select one of `ids` (regex filters always do).
-fn selected(ids: &[&str]) -> bool {
-    let filters = filters();
-    let is_regex = |f: &str| f.chars().any(|c| "^$.*+?()[]{}|\\".contains(c));
-    filters.is_empty() || filters.iter().any(|f| is_regex(f) || ids.iter().any(|id| id.contains(f.as_str())))
-}
-
-/// `--test` (each benchmark once, as `cargo test --benches` runs them) and `--list` skip the
-/// printed summaries.
-fn quick() -> bool {
-    std::env::args().any(|arg| arg == "--test" || arg == "--list")
-}
 
 /// A `kubetwin serve` child process, started on a free port and ready; SIGTERM on drop.
 struct Spawned {

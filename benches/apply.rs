@@ -9,6 +9,7 @@
 //! Targets: an apply of a 50-container Deployment ≤ 200 µs server-side; managedFields add
 //! ≤ 30% to the stored size of a typical object.
 
+mod support;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method, header};
@@ -18,6 +19,7 @@ use kubetwin::registry::Scope;
 use kubetwin::server::{Server, ServerConfig};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use support::percentile;
 
 const CONTAINERS: usize = 50;
 
@@ -61,10 +63,6 @@ fn apply_request(name: &str, body: &Value) -> ApiRequest {
     }
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
-}
-
 fn apply_benchmarks(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let server = runtime
@@ -80,8 +78,7 @@ fn apply_benchmarks(c: &mut Criterion) {
     let changed = [apply_request("web", &deployment("web", CONTAINERS, "v2")), unchanged.clone()];
     apply(&unchanged);
 
-    let quick = std::env::args().any(|arg| arg == "--test" || arg == "--list");
-    if !quick {
+    if !support::quick() {
         let samples = |requests: &[&ApiRequest]| {
             let mut times: Vec<Duration> = (0..2_000)
                 .map(|n| {

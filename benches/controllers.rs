@@ -13,6 +13,7 @@
 //! Targets: one write reaching 1,000 watchers ≤ 5 ms at p99, ≤ 8 KiB per idle watcher, a
 //! 500-item page ≤ 1 ms, deleting a namespace of 1,000 objects ≤ 200 ms.
 
+mod support;
 use bytes::Bytes;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use futures_util::StreamExt;
@@ -34,6 +35,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use support::{millis, quick, selected, summary};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
@@ -83,65 +85,6 @@ const WATCH_NAMESPACE: &str = "bench-watch";
 const LIST_NAMESPACE: &str = "bench-list";
 const LIST_OBJECTS: usize = 10_000;
 const NAMESPACE_OBJECTS: usize = 1_000;
-
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
-}
-
-fn millis(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1e3)
-}
-
-fn summary(samples: &mut [Duration]) -> String {
-    samples.sort();
-    format!(
-        "p50 {}, p90 {}, p99 {}, max {} over {}",
-        millis(percentile(samples, 50)),
-        millis(percentile(samples, 90)),
-        millis(percentile(samples, 99)),
-        millis(samples[samples.len() - 1]),
-        samples.len()
-    )
-}
-
-/// Test mode (each benchmark once: `--test`, or no `--bench`, as `cargo test --benches` runs
-/// them) and `--list` skip the printed summaries.
-fn quick() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    !args.iter().any(|arg| arg == "--bench") || args.iter().any(|arg| arg == "--test" || arg == "--list")
-}
-
-/// Criterion options that take a value, so that the value is not read as a filter.
-const VALUE_OPTIONS: [&str; 12] = [
-    "-c",
-    "--color",
-    "-s",
-    "--save-baseline",
-    "-b",
-    "--baseline",
-    "--sample-size",
-    "--warm-up-time",
-    "--measurement-time",
-    "--profile-time",
-    "--nresamples",
-    "--output-format",
-];
-
-/// Whether the command line's filters (criterion's positional arguments) could select `id`,
-/// so that a filtered run skips the others' set-up and summaries.
-fn selected(id: &str) -> bool {
-    let mut filters = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if VALUE_OPTIONS.contains(&arg.as_str()) {
-            args.next();
-        } else if !arg.starts_with('-') {
-            filters.push(arg);
-        }
-    }
-    let is_regex = |f: &str| f.chars().any(|c| "^$.*+?()[]{}|\\".contains(c));
-    filters.is_empty() || filters.iter().any(|f| is_regex(f) || id.contains(f.as_str()))
-}
 
 /// CPU time (user and system) used so far by the server runtime's threads, and by the others.
 fn cpu_time() -> (Duration, Duration) {
@@ -446,7 +389,7 @@ fn watch_fanout(c: &mut Criterion) {
         print_machine();
     }
     for protocol in [Protocol::Http2, Protocol::Http1] {
-        if selected(protocol.id()) {
+        if selected(&[protocol.id()]) {
             fanout_over(c, protocol);
         }
     }
@@ -505,7 +448,7 @@ fn fanout_over(c: &mut Criterion, protocol: Protocol) {
 }
 
 fn list_page(c: &mut Criterion) {
-    if !selected("controllers/list_page_500_of_10k") {
+    if !selected(&["controllers/list_page_500_of_10k"]) {
         return;
     }
     let rig = Rig::start();
@@ -566,7 +509,7 @@ fn delete_namespace(rig: &Rig, name: &str) -> Duration {
 }
 
 fn namespace_deletion(c: &mut Criterion) {
-    if !selected("controllers/delete_namespace_1000") {
+    if !selected(&["controllers/delete_namespace_1000"]) {
         return;
     }
     let rig = Rig::start();

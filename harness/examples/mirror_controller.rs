@@ -21,19 +21,8 @@ use std::time::Duration;
 /// The field manager the controller writes as.
 const MANAGER: &str = "mirror-controller";
 
-#[derive(Debug)]
-struct Failed(kube::Error);
-
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl std::error::Error for Failed {}
-
 /// Makes the mirror Secret match its ConfigMap.
-async fn reconcile(source: Arc<ConfigMap>, client: Arc<Client>) -> Result<Action, Failed> {
+async fn reconcile(source: Arc<ConfigMap>, client: Arc<Client>) -> Result<Action, kube::Error> {
     let namespace = source.namespace().unwrap_or_else(|| "default".into());
     let owner =
         OwnerReference { controller: Some(true), ..source.controller_owner_ref(&()).expect("configmaps have uids") };
@@ -48,14 +37,11 @@ async fn reconcile(source: Arc<ConfigMap>, client: Arc<Client>) -> Result<Action
         ..Default::default()
     };
     let secrets: Api<Secret> = Api::namespaced((*client).clone(), &namespace);
-    secrets
-        .patch(&source.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&mirror))
-        .await
-        .map_err(Failed)?;
+    secrets.patch(&source.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&mirror)).await?;
     Ok(Action::await_change())
 }
 
-fn retry(_: Arc<ConfigMap>, _: &Failed, _: Arc<Client>) -> Action {
+fn retry(_: Arc<ConfigMap>, _: &kube::Error, _: Arc<Client>) -> Action {
     Action::requeue(Duration::from_millis(50))
 }
 

@@ -257,26 +257,15 @@ mod controller {
 
     const MANAGER: &str = "rollout-controller";
 
-    #[derive(Debug)]
-    struct Failed(kube::Error);
-
-    impl std::fmt::Display for Failed {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "{}", self.0)
-        }
-    }
-
-    impl std::error::Error for Failed {}
-
     /// Owns an annotation and `minReadySeconds` in spec, and reports a condition in status.
-    async fn reconcile(deployment: Arc<Deployment>, api: Arc<Api<Deployment>>) -> Result<Action, Failed> {
+    async fn reconcile(deployment: Arc<Deployment>, api: Arc<Api<Deployment>>) -> Result<Action, kube::Error> {
         let name = deployment.name_any();
         let spec = json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "annotations": {"example.com/rolled-out-by": MANAGER}},
             "spec": {"minReadySeconds": 5},
         });
-        api.patch(&name, &PatchParams::apply(MANAGER), &Patch::Apply(&spec)).await.map_err(Failed)?;
+        api.patch(&name, &PatchParams::apply(MANAGER), &Patch::Apply(&spec)).await?;
         let status = json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "status": {
@@ -284,11 +273,11 @@ mod controller {
                 "conditions": [{"type": "Progressing", "status": "True", "reason": "RolledOut", "message": "rolled out"}],
             },
         });
-        api.patch_status(&name, &PatchParams::apply(MANAGER), &Patch::Apply(&status)).await.map_err(Failed)?;
+        api.patch_status(&name, &PatchParams::apply(MANAGER), &Patch::Apply(&status)).await?;
         Ok(Action::await_change())
     }
 
-    fn retry(_: Arc<Deployment>, _: &Failed, _: Arc<Api<Deployment>>) -> Action {
+    fn retry(_: Arc<Deployment>, _: &kube::Error, _: Arc<Api<Deployment>>) -> Action {
         Action::requeue(Duration::from_millis(50))
     }
 

@@ -217,18 +217,9 @@ fn service_account_user(
 }
 
 /// What impersonating one user, group, uid or extra value asks of the authorizer: the
-/// `impersonate` verb on it.
-fn impersonation(resource: &str, group: &str, namespace: &str, name: &str, subresource: &str) -> Attributes {
-    Attributes {
-        verb: "impersonate".into(),
-        is_resource_request: true,
-        namespace: namespace.into(),
-        api_group: group.into(),
-        resource: resource.into(),
-        subresource: subresource.into(),
-        name: name.into(),
-        ..Attributes::default()
-    }
+/// `impersonate` verb on it (`userextras/<key>` for an extra value).
+fn impersonation(resource: &str, group: &str, namespace: &str, name: &str) -> Attributes {
+    Attributes::resource("impersonate", namespace, group, resource, name)
 }
 
 /// Applies `Impersonate-*` headers: each impersonated user, group, uid and extra value must be
@@ -256,20 +247,22 @@ pub async fn impersonate(instance: &Instance, user: UserInfo, request: &ApiReque
     let mut checks = Vec::new();
     match target.strip_prefix(SERVICE_ACCOUNT_PREFIX).and_then(|rest| rest.split_once(':')) {
         Some((namespace, name)) => {
-            checks.push(impersonation("serviceaccounts", "", namespace, name, ""));
+            checks.push(impersonation("serviceaccounts", "", namespace, name));
             if groups.is_empty() {
                 impersonated.groups =
                     vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{namespace}")];
             }
         }
-        None => checks.push(impersonation("users", "", "", target, "")),
+        None => checks.push(impersonation("users", "", "", target)),
     }
-    checks.extend(groups.iter().map(|group| impersonation("groups", "", "", group, "")));
+    checks.extend(groups.iter().map(|group| impersonation("groups", "", "", group)));
     if !uid.is_empty() {
-        checks.push(impersonation("uids", "authentication.k8s.io", "", &uid, ""));
+        checks.push(impersonation("uids", "authentication.k8s.io", "", &uid));
     }
     for (key, values) in &extra {
-        checks.extend(values.iter().map(|value| impersonation("userextras", "authentication.k8s.io", "", value, key)));
+        checks.extend(
+            values.iter().map(|value| impersonation(&format!("userextras/{key}"), "authentication.k8s.io", "", value)),
+        );
     }
     for attributes in &checks {
         super::authorize::authorize_attributes(instance, &user, attributes).await?;

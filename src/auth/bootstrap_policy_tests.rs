@@ -43,17 +43,7 @@ fn anonymous() -> UserInfo {
 }
 
 fn request(verb: &str, namespace: &str, group: &str, resource: &str, name: &str) -> Attributes {
-    let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
-    Attributes {
-        verb: verb.into(),
-        is_resource_request: true,
-        namespace: namespace.into(),
-        api_group: group.into(),
-        resource: resource.into(),
-        subresource: subresource.into(),
-        name: name.into(),
-        ..Attributes::default()
-    }
+    Attributes::resource(verb, namespace, group, resource, name)
 }
 
 fn path(path: &str) -> Attributes {

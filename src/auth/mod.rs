@@ -124,6 +124,25 @@ pub struct Attributes {
     pub path: String,
 }
 
+impl Attributes {
+    /// A resource request: `verb` on `resource` of API `group` (`"pods/log"` names a
+    /// subresource), on the object `name` (empty for a collection) in `namespace` (empty for
+    /// cluster scope).
+    pub fn resource(verb: &str, namespace: &str, group: &str, resource: &str, name: &str) -> Self {
+        let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+        Attributes {
+            verb: verb.into(),
+            is_resource_request: true,
+            namespace: namespace.into(),
+            api_group: group.into(),
+            resource: resource.into(),
+            subresource: subresource.into(),
+            name: name.into(),
+            ..Attributes::default()
+        }
+    }
+}
+
 /// An authorizer's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

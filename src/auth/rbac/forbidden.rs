@@ -83,23 +83,9 @@ mod tests {
         UserInfo { name: "system:serviceaccount:ns:robot".into(), ..UserInfo::default() }
     }
 
-    fn request(verb: &str, namespace: &str, group: &str, resource: &str, subresource: &str, name: &str) -> Attributes {
-        Attributes {
-            verb: verb.into(),
-            is_resource_request: true,
-            namespace: namespace.into(),
-            api_group: group.into(),
-            api_version: "v1".into(),
-            resource: resource.into(),
-            subresource: subresource.into(),
-            name: name.into(),
-            path: String::new(),
-        }
-    }
-
     #[test]
     fn namespaced_resource_wording() {
-        let attributes = request("list", "ns", "", "configmaps", "", "");
+        let attributes = Attributes::resource("list", "ns", "", "configmaps", "");
         assert_eq!(
             forbidden_message(&robot(), &attributes),
             r#"User "system:serviceaccount:ns:robot" cannot list resource "configmaps" in API group "" in the namespace "ns""#
@@ -112,12 +98,12 @@ mod tests {
 
     #[test]
     fn subresource_group_and_name() {
-        let log = request("get", "ns", "", "pods", "log", "web-0");
+        let log = Attributes::resource("get", "ns", "", "pods/log", "web-0");
         assert_eq!(
             forbidden_status_message(&robot(), &log, ""),
             r#"pods "web-0" is forbidden: User "system:serviceaccount:ns:robot" cannot get resource "pods/log" in API group "" in the namespace "ns""#
         );
-        let scale = request("update", "ns", "apps", "deployments", "scale", "web");
+        let scale = Attributes::resource("update", "ns", "apps", "deployments/scale", "web");
         assert_eq!(
             forbidden_status_message(&robot(), &scale, ""),
             r#"deployments.apps "web" is forbidden: User "system:serviceaccount:ns:robot" cannot update resource "deployments/scale" in API group "apps" in the namespace "ns""#
@@ -126,7 +112,7 @@ mod tests {
 
     #[test]
     fn cluster_scope_and_reason() {
-        let nodes = request("list", "", "", "nodes", "", "");
+        let nodes = Attributes::resource("list", "", "", "nodes", "");
         let message = forbidden_status_message(
             &robot(),
             &nodes,
@@ -156,7 +142,7 @@ mod tests {
 
     #[test]
     fn the_error_is_a_403_with_details() {
-        let error = forbidden_error(&robot(), &request("get", "ns", "apps", "deployments", "", "web"), "");
+        let error = forbidden_error(&robot(), &Attributes::resource("get", "ns", "apps", "deployments", "web"), "");
         assert_eq!(error.code(), 403);
         let status = error.status();
         assert_eq!(status["reason"], "Forbidden");

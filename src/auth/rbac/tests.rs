@@ -13,18 +13,7 @@ fn service_account(namespace: &str, name: &str) -> UserInfo {
 }
 
 fn request(verb: &str, namespace: &str, group: &str, resource: &str, name: &str) -> Attributes {
-    let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
-    Attributes {
-        verb: verb.into(),
-        is_resource_request: true,
-        namespace: namespace.into(),
-        api_group: group.into(),
-        api_version: "v1".into(),
-        resource: resource.into(),
-        subresource: subresource.into(),
-        name: name.into(),
-        path: String::new(),
-    }
+    Attributes::resource(verb, namespace, group, resource, name)
 }
 
 fn path(verb: &str, path: &str) -> Attributes {
