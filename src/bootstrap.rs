@@ -4,6 +4,7 @@
 //! ConfigMap extension apiservers read the client CA and the request-header settings from.
 
 use crate::auth::rbac::RbacIndex;
+use crate::auth::requestheader::RequestHeaderConfig;
 use crate::clock::{Clock, FixedClock, RandomIds, SystemClock};
 use crate::error::ApiResult;
 use crate::instance::Instance;
@@ -14,7 +15,7 @@ use crate::store::{KeyRange, RangeRequest, Txn, TxnOp};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The field manager bootstrap objects are recorded under.
 const MANAGER: &str = "kube-apiserver";
@@ -39,10 +40,15 @@ fn create(
 
 /// Creates the bootstrap objects; `advertise` is the address and port clients reach the
 /// server at. The objects that are the same for every server (namespaces, RBAC policy,
-/// PriorityClasses, default ServiceAccounts) are built once per process and copied in with
-/// fresh uids, which keeps a server's start well under a millisecond of bootstrap work.
+/// PriorityClasses, default ServiceAccounts) are built once per process, and those that depend
+/// only on the CA and request-header settings once per such settings; both are copied in with
+/// fresh uids. Only the `kubernetes` Service and its endpoints are created one by one.
 pub fn run(instance: &Instance, advertise: IpAddr, port: u16, deterministic: bool) -> ApiResult<()> {
     install(instance, template(deterministic))?;
+    if let Some(ca) = instance.auth.ca_bundle.get() {
+        let authentication = authentication_data(ca, instance.config.auth.requestheader.as_ref());
+        publish_ca(instance, authentication, deterministic)?;
+    }
     let cluster_ip = instance.config.service_cluster_ip_range.first().to_string();
     let labels = json!({"component": "apiserver", "provider": "kubernetes"});
     create(
@@ -81,33 +87,35 @@ pub fn run(instance: &Instance, advertise: IpAddr, port: u16, deterministic: boo
             "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
         }),
     )?;
-    for namespace in NAMESPACES {
-        crate::controllers::service_accounts::ensure_defaults(instance, namespace);
-    }
-    if let Some(ca) = instance.auth.ca_bundle.get() {
-        let mut data = json!({"client-ca-file": ca});
-        if let Some(config) = &instance.config.auth.requestheader {
-            // As kube-apiserver writes them: the lists as JSON arrays in strings.
-            let list = |items: &[String]| serde_json::to_string(items).unwrap_or_default();
-            data["requestheader-client-ca-file"] = json!(config.client_ca_pem);
-            data["requestheader-allowed-names"] = json!(list(&config.allowed_names));
-            data["requestheader-username-headers"] = json!(list(&config.username_headers));
-            data["requestheader-group-headers"] = json!(list(&config.group_headers));
-            data["requestheader-extra-headers-prefix"] = json!(list(&config.extra_headers_prefixes));
-        }
-        let configmap = json!({"metadata": {"name": "extension-apiserver-authentication"}, "data": data});
-        create(instance, "", "v1", "configmaps", Some("kube-system"), configmap)?;
-    }
     Ok(())
+}
+
+/// The data of the `extension-apiserver-authentication` ConfigMap: the client CA and, with
+/// request-header authentication, its settings.
+fn authentication_data(ca: &str, requestheader: Option<&RequestHeaderConfig>) -> Value {
+    let mut data = json!({"client-ca-file": ca});
+    if let Some(config) = requestheader {
+        // As kube-apiserver writes them: the lists as JSON arrays in strings.
+        let list = |items: &[String]| serde_json::to_string(items).unwrap_or_default();
+        data["requestheader-client-ca-file"] = json!(config.client_ca_pem);
+        data["requestheader-allowed-names"] = json!(list(&config.allowed_names));
+        data["requestheader-username-headers"] = json!(list(&config.username_headers));
+        data["requestheader-group-headers"] = json!(list(&config.group_headers));
+        data["requestheader-extra-headers-prefix"] = json!(list(&config.extra_headers_prefixes));
+    }
+    data
 }
 
 /// The namespaces every cluster starts with.
 const NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
-/// Creates the objects that do not depend on the server's address, CA or configuration.
+/// Creates the objects that do not depend on the server's address, CA or configuration,
+/// default ServiceAccounts included.
 fn create_static(instance: &Instance) -> ApiResult<()> {
     for namespace in NAMESPACES {
         create(instance, "", "v1", "namespaces", None, json!({"metadata": {"name": namespace}}))?;
+        // The scratch instance has no CA yet, so this makes the default ServiceAccount only.
+        crate::controllers::service_accounts::ensure_defaults(instance, namespace);
     }
     for (name, value, description) in [
         (
@@ -145,12 +153,13 @@ fn create_static(instance: &Instance) -> ApiResult<()> {
     Ok(())
 }
 
-/// The static bootstrap objects as stored, captured once from a scratch instance.
+/// Bootstrap objects as stored, captured from a scratch instance.
 #[derive(Debug)]
 struct Template {
     objects: Vec<TemplateObject>,
-    /// The authorizer's index of the RBAC objects among them, copied into each server.
-    rbac: RbacIndex,
+    /// The authorizer's index of the RBAC objects among them, copied into each server (only
+    /// the static template has RBAC objects).
+    rbac: Option<Arc<RbacIndex>>,
 }
 
 /// One stored object of the template, with where its uid sits in its bytes.
@@ -161,32 +170,88 @@ struct TemplateObject {
     uid: std::ops::Range<usize>,
 }
 
+/// A scratch instance with the clock bootstrap objects are stamped with.
+fn scratch_instance(deterministic: bool) -> Instance {
+    let clock: Arc<dyn Clock> = if deterministic {
+        Arc::new(FixedClock::at_unix_seconds(crate::server::DETERMINISTIC_EPOCH))
+    } else {
+        Arc::new(SystemClock)
+    };
+    Instance::new(InstanceConfig::default(), clock, Arc::new(RandomIds))
+}
+
+/// The objects stored under `prefix` in `scratch`, with the RBAC index of those that are RBAC
+/// objects.
+fn capture(scratch: &Instance, prefix: &[u8]) -> Template {
+    let listing = scratch.store.range(RangeRequest::new(KeyRange::prefix(prefix.to_vec())));
+    let mut objects = Vec::new();
+    let mut rbac = None;
+    for kv in listing.expect("a scratch store can be read").kvs {
+        let object = crate::registry::encoding::decode(&kv.value, kv.mod_revision);
+        let uid = crate::registry::strategy::meta_str(&object, "uid");
+        let quoted = format!("\"uid\":\"{uid}\"");
+        let at = kv.value.windows(quoted.len()).position(|w| w == quoted.as_bytes()).expect("the uid is stored");
+        let start = at + "\"uid\":\"".len();
+        if object["apiVersion"] == "rbac.authorization.k8s.io/v1" {
+            rbac.get_or_insert_with(RbacIndex::new).apply(&object);
+        }
+        objects.push(TemplateObject { key: kv.key, value: kv.value, uid: start..start + uid.len() });
+    }
+    Template { objects, rbac: rbac.map(Arc::new) }
+}
+
+/// The objects every server starts with, built once per process (and clock kind).
 fn template(deterministic: bool) -> &'static Template {
     static SYSTEM: OnceLock<Template> = OnceLock::new();
     static FIXED: OnceLock<Template> = OnceLock::new();
-    let (cell, clock): (_, fn() -> Arc<dyn Clock>) = if deterministic {
-        (&FIXED, || Arc::new(FixedClock::at_unix_seconds(crate::server::DETERMINISTIC_EPOCH)))
-    } else {
-        (&SYSTEM, || Arc::new(SystemClock))
-    };
+    let cell = if deterministic { &FIXED } else { &SYSTEM };
     cell.get_or_init(|| {
-        let scratch = Instance::new(InstanceConfig::default(), clock(), Arc::new(RandomIds));
+        let scratch = scratch_instance(deterministic);
         create_static(&scratch).expect("the static bootstrap objects are valid");
-        let listing = scratch.store.range(RangeRequest::new(KeyRange::prefix(b"/registry/".to_vec())));
-        let mut template = Template { objects: Vec::new(), rbac: RbacIndex::new() };
-        for kv in listing.expect("a scratch store can be read").kvs {
-            let object = crate::registry::encoding::decode(&kv.value, kv.mod_revision);
-            let uid = crate::registry::strategy::meta_str(&object, "uid");
-            let quoted = format!("\"uid\":\"{uid}\"");
-            let at = kv.value.windows(quoted.len()).position(|w| w == quoted.as_bytes()).expect("the uid is stored");
-            let start = at + "\"uid\":\"".len();
-            if object["apiVersion"] == "rbac.authorization.k8s.io/v1" {
-                template.rbac.apply(&object);
-            }
-            template.objects.push(TemplateObject { key: kv.key, value: kv.value, uid: start..start + uid.len() });
-        }
-        template
+        capture(&scratch, b"/registry/")
     })
+}
+
+/// How many sets of CA ConfigMaps are kept: tests share one PKI, so one is usually enough.
+const CA_LAYERS_KEPT: usize = 4;
+
+/// Creates the ConfigMaps that publish the CA: `kube-root-ca.crt` in each namespace and
+/// `extension-apiserver-authentication` with `authentication` as its data. They are made on a
+/// scratch instance once per CA and settings, so that every server gets them the same way (one
+/// transaction, as the deterministic mode needs), and copied in.
+fn publish_ca(instance: &Instance, authentication: Value, deterministic: bool) -> ApiResult<()> {
+    type Layers = Vec<((bool, Value), Arc<Template>)>;
+    static LAYERS: Mutex<Layers> = Mutex::new(Vec::new());
+    let lock = || LAYERS.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (deterministic, authentication);
+    let cached = lock().iter().find(|(cached, _)| cached == &key).map(|(_, layer)| layer.clone());
+    let layer = match cached {
+        Some(layer) => layer,
+        None => {
+            let layer = Arc::new(ca_layer(&key.1, deterministic)?);
+            let mut layers = lock();
+            if layers.len() == CA_LAYERS_KEPT {
+                layers.remove(0);
+            }
+            layers.push((key, layer.clone()));
+            layer
+        }
+    };
+    install(instance, &layer)
+}
+
+/// The CA ConfigMaps, made on a scratch instance.
+fn ca_layer(authentication: &Value, deterministic: bool) -> ApiResult<Template> {
+    let scratch = scratch_instance(deterministic);
+    let ca = authentication["client-ca-file"].as_str().unwrap_or_default().to_string();
+    let _ = scratch.auth.ca_bundle.set(ca);
+    for namespace in NAMESPACES {
+        create(&scratch, "", "v1", "namespaces", None, json!({"metadata": {"name": namespace}}))?;
+        crate::controllers::service_accounts::ensure_defaults(&scratch, namespace);
+    }
+    let published = json!({"metadata": {"name": "extension-apiserver-authentication"}, "data": authentication});
+    create(&scratch, "", "v1", "configmaps", Some("kube-system"), published)?;
+    Ok(capture(&scratch, b"/registry/configmaps/"))
 }
 
 /// Writes the template's objects in one transaction, each with a fresh uid.
@@ -206,6 +271,8 @@ fn install(instance: &Instance, template: &Template) -> ApiResult<()> {
         .collect();
     let txn = Txn { compares: Vec::new(), success: puts, failure: Vec::new() };
     instance.store.txn(txn).map_err(crate::registry::storage::store_error)?;
-    instance.auth.install_rbac(template.rbac.clone());
+    if let Some(rbac) = &template.rbac {
+        instance.auth.install_rbac(rbac.clone());
+    }
     Ok(())
 }

@@ -59,7 +59,7 @@ impl Instance {
         let (low, high) = config.service_node_port_range;
         Instance {
             store: MemoryStore::new(config.store.clone()),
-            catalog: RwLock::new(Arc::new(Catalog::builtin())),
+            catalog: RwLock::new(Catalog::shared_builtin()),
             clock,
             ids,
             metrics: Metrics::default(),

@@ -4,8 +4,13 @@
 //! ServiceAccount signing key may instead come from files ([`PkiFiles`]), as kube-apiserver's
 //! flags supply them (envtest does). Also the front-proxy CA and client certificate kubeadm issues
 //! for request-header authentication ([`FrontProxy`]), the rustls server configuration, and
-//! reading a client certificate's subject as a Kubernetes user (CN) and groups (O).
+//! reading a client certificate's subject as a Kubernetes user (CN) and groups (O). The cluster CA
+//! also signs CertificateSigningRequests (the `csr` submodule).
 
+mod csr;
+pub use csr::{RequestedSubject, read_csr};
+
+use crate::auth::tokens::TokenSigner;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
@@ -14,7 +19,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A certificate and its private key, both PEM.
 #[derive(Clone)]
@@ -115,6 +120,10 @@ pub struct Pki {
     /// The CAs client certificates are verified against: the cluster CA, plus the supplied
     /// client CA bundle if any.
     pub client_ca_pem: String,
+    /// [`Pki::server_config`], built on first use and shared by every server using this PKI.
+    serving_tls: OnceLock<Arc<rustls::ServerConfig>>,
+    /// The parsed ServiceAccount signing key, for [`Pki::token_signer`].
+    token_signer: OnceLock<TokenSigner>,
 }
 
 impl std::fmt::Debug for Pki {
@@ -224,6 +233,8 @@ impl Pki {
             serving: empty_pair(),
             admin: empty_pair(),
             service_account_key_pem,
+            serving_tls: OnceLock::new(),
+            token_signer: OnceLock::new(),
         };
         pki.serving = match serving {
             Some(serving) => serving,
@@ -308,11 +319,35 @@ impl Pki {
         sign(&self.issuer, params, what)
     }
 
+    /// A ServiceAccount token signer with this PKI's key, for `issuer` and `audiences`. The key
+    /// is parsed once per PKI.
+    pub fn token_signer(&self, issuer: &str, audiences: Vec<String>) -> Result<TokenSigner, String> {
+        let parsed = match self.token_signer.get() {
+            Some(parsed) => parsed,
+            None => {
+                let signer = TokenSigner::from_pem(&self.service_account_key_pem, issuer, Vec::new())?;
+                self.token_signer.get_or_init(|| signer)
+            }
+        };
+        Ok(parsed.for_issuer(issuer, audiences))
+    }
+
+    /// The cluster CA certificate, DER-encoded, as clients put it among their roots.
+    pub fn ca_cert_der(&self) -> Result<Vec<u8>, PkiError> {
+        let certificate = CertificateDer::from_pem_slice(self.ca_cert_pem.as_bytes())
+            .map_err(|e| PkiError(format!("reading the CA: {e}")))?;
+        Ok(certificate.to_vec())
+    }
+
     /// A rustls configuration that serves the serving certificate, offers HTTP/2 and HTTP/1.1,
     /// and verifies client certificates against the client CAs without requiring one (tokens
-    /// and anonymous requests are authenticated later in the pipeline).
-    pub fn server_config(&self) -> Result<rustls::ServerConfig, PkiError> {
-        self.server_config_trusting(None)
+    /// and anonymous requests are authenticated later in the pipeline). Built once per PKI.
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, PkiError> {
+        if let Some(config) = self.serving_tls.get() {
+            return Ok(config.clone());
+        }
+        let config = Arc::new(self.server_config_trusting(None)?);
+        Ok(self.serving_tls.get_or_init(|| config).clone())
     }
 
     /// [`Pki::server_config`], also accepting client certificates `extra_client_cas` (a PEM

@@ -71,8 +71,7 @@ pub struct Server {
     address: SocketAddr,
     shutdown: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
-    cert_dir: PathBuf,
-    _temporary_cert_dir: Option<tempfile::TempDir>,
+    cert_dir: Option<PathBuf>,
     fixed_clock: Option<Arc<FixedClock>>,
     _controllers: crate::controllers::Controllers,
 }
@@ -81,17 +80,6 @@ impl Server {
     /// Issues or loads the PKI, creates the bootstrap objects, binds the port and starts
     /// serving. The server is ready when this returns.
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
-        let (temporary, cert_dir) = match &config.cert_dir {
-            Some(dir) => (None, dir.clone()),
-            None => {
-                let dir = tempfile::Builder::new()
-                    .prefix("kubetwin-")
-                    .tempdir()
-                    .map_err(|e| StartError(format!("creating a certificate directory: {e}")))?;
-                let path = dir.path().to_path_buf();
-                (Some(dir), path)
-            }
-        };
         let first_service_ip = IpAddr::V4(config.instance.service_cluster_ip_range.first());
         let extra = [Some(config.bind_address), config.advertise_address]
             .into_iter()
@@ -104,15 +92,19 @@ impl Server {
             None if !config.pki_files.is_empty() => {
                 Arc::new(Pki::from_files(&config.pki_files, &names).map_err(|e| StartError(e.to_string()))?)
             }
-            None if config.cert_dir.is_some() => {
-                Arc::new(Pki::load_or_generate(&cert_dir, &names).map_err(|e| StartError(e.to_string()))?)
-            }
-            None => Arc::new(Pki::generate(&names).map_err(|e| StartError(e.to_string()))?),
+            None => match &config.cert_dir {
+                Some(cert_dir) => {
+                    Arc::new(Pki::load_or_generate(cert_dir, &names).map_err(|e| StartError(e.to_string()))?)
+                }
+                None => Arc::new(Pki::generate(&names).map_err(|e| StartError(e.to_string()))?),
+            },
         };
         let requestheader = config.instance.auth.requestheader.as_ref();
-        let tls = pki
-            .server_config_trusting(requestheader.map(|config| config.client_ca_pem.as_str()))
-            .map_err(|e| StartError(e.to_string()))?;
+        let tls = match requestheader {
+            Some(config) => pki.server_config_trusting(Some(&config.client_ca_pem)).map(Arc::new),
+            None => pki.server_config(),
+        }
+        .map_err(|e| StartError(e.to_string()))?;
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.bind_address, config.secure_port))
             .await
             .map_err(|e| StartError(format!("binding {}:{}: {e}", config.bind_address, config.secure_port)))?;
@@ -126,14 +118,10 @@ impl Server {
         };
         let instance = Arc::new(Instance::new(config.instance.clone(), clock, ids));
         let auth = &config.instance.auth;
-        let signer = crate::auth::tokens::TokenSigner::from_pem(
-            &pki.service_account_key_pem,
-            &auth.issuer,
-            auth.audiences.clone(),
-        )
-        .map_err(StartError)?;
+        let signer = pki.token_signer(&auth.issuer, auth.audiences.clone()).map_err(StartError)?;
         let _ = instance.auth.signer.set(signer);
         let _ = instance.auth.ca_bundle.set(pki.ca_cert_pem.clone());
+        let _ = instance.auth.cluster_signer.set(pki.clone());
         if requestheader.is_some() {
             let client_cas = crate::pki::bundle_subjects(&pki.client_ca_pem).map_err(|e| StartError(e.to_string()))?;
             let _ = instance.auth.client_ca_subjects.set(client_cas);
@@ -150,15 +138,14 @@ impl Server {
         let controllers = crate::controllers::Controllers::start(&instance);
         let (shutdown, shutdown_signal) = watch::channel(false);
         let routes = crate::http::routes(instance.clone());
-        let task = tokio::spawn(crate::http::tls::serve(listener, Arc::new(tls), routes, shutdown_signal));
+        let task = tokio::spawn(crate::http::tls::serve(listener, tls, routes, shutdown_signal));
         Ok(Server {
             instance,
             pki,
             address,
             shutdown,
             task: Some(task),
-            cert_dir,
-            _temporary_cert_dir: temporary,
+            cert_dir: config.cert_dir.clone(),
             fixed_clock,
             _controllers: controllers,
         })
@@ -186,8 +173,9 @@ impl Server {
         &self.pki
     }
 
-    pub fn cert_dir(&self) -> &Path {
-        &self.cert_dir
+    /// The `--cert-dir` the server was started with; without one its PKI lives in memory only.
+    pub fn cert_dir(&self) -> Option<&Path> {
+        self.cert_dir.as_deref()
     }
 
     /// Moves a deterministic instance's clock forward (no-op otherwise).

@@ -66,9 +66,23 @@ fn shared_pki() -> Result<std::sync::Arc<kubetwin::pki::Pki>, Error> {
     Ok(SHARED.get_or_init(|| pki).clone())
 }
 
-async fn config_from(kubeconfig: &str) -> Result<kube::Config, Error> {
-    let parsed = kube::config::Kubeconfig::from_yaml(kubeconfig)?;
-    Ok(kube::Config::from_custom_kubeconfig(parsed, &kube::config::KubeConfigOptions::default()).await?)
+/// What a kubeconfig for `server` with `user` in it gives kube-rs, built without the file.
+fn client_config(server: &Server, user: kube::config::AuthInfo) -> Result<kube::Config, Error> {
+    let mut config = kube::Config::new(server.url().parse()?);
+    config.root_cert = Some(vec![server.pki().ca_cert_der()?]);
+    config.auth_info = user;
+    Ok(config)
+}
+
+/// A kubeconfig user that authenticates with a client certificate.
+fn certificate_user(cert_pem: &str, key_pem: &str) -> kube::config::AuthInfo {
+    use base64::Engine;
+    let encode = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+    kube::config::AuthInfo {
+        client_certificate_data: Some(encode(cert_pem)),
+        client_key_data: Some(encode(key_pem).into()),
+        ..Default::default()
+    }
 }
 
 /// One isolated API server for one test.
@@ -90,7 +104,8 @@ async fn config_from(kubeconfig: &str) -> Result<kube::Config, Error> {
 pub struct TestServer {
     server: Server,
     client: kube::Client,
-    kubeconfig: tempfile::NamedTempFile,
+    /// Written when first asked for: most tests never need it.
+    kubeconfig: std::sync::OnceLock<tempfile::NamedTempFile>,
     /// The store revision once the server was ready: snapshots show what came after.
     baseline_revision: i64,
     deterministic: bool,
@@ -166,12 +181,11 @@ impl TestServer {
         let deterministic = config.deterministic_seed.is_some();
         let server = Server::start(config).await?;
         server.instance().requests.enable();
-        let kubeconfig = tempfile::Builder::new().prefix("kubetwin-").suffix(".kubeconfig").tempfile()?;
-        server.write_kubeconfig(kubeconfig.path())?;
-        let config = config_from(&server.admin_kubeconfig()).await?;
-        let client = kube::Client::try_from(config)?;
+        let admin = &server.pki().admin;
+        let client =
+            kube::Client::try_from(client_config(&server, certificate_user(&admin.cert_pem, &admin.key_pem))?)?;
         let baseline_revision = server.instance().store.current_revision();
-        Ok(TestServer { server, client, kubeconfig, baseline_revision, deterministic })
+        Ok(TestServer { server, client, kubeconfig: Default::default(), baseline_revision, deterministic })
     }
 
     /// Installs server-side faults; see [`faults::FaultBuilder`]. Each lasts as long as the
@@ -281,9 +295,8 @@ impl TestServer {
     /// ```
     pub async fn client_as_user(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
         let issued = self.server.pki().issue_client_cert(user, groups)?;
-        let ca = &self.server.pki().ca_cert_pem;
-        let kubeconfig = kubetwin::server::kubeconfig(&self.server.url(), ca, &issued.cert_pem, &issued.key_pem, user);
-        Ok(kube::Client::try_from(config_from(&kubeconfig).await?)?)
+        let config = client_config(&self.server, certificate_user(&issued.cert_pem, &issued.key_pem))?;
+        Ok(kube::Client::try_from(config)?)
     }
 
     /// A client with no credentials at all: it is `system:anonymous`.
@@ -304,9 +317,7 @@ impl TestServer {
     /// # }
     /// ```
     pub async fn anonymous_client(&self) -> Result<kube::Client, Error> {
-        let mut config = config_from(&self.server.admin_kubeconfig()).await?;
-        config.auth_info = kube::config::AuthInfo::default();
-        Ok(kube::Client::try_from(config)?)
+        Ok(kube::Client::try_from(client_config(&self.server, kube::config::AuthInfo::default())?)?)
     }
 
     /// A client that sends `token` as its bearer token.
@@ -326,9 +337,8 @@ impl TestServer {
     /// # }
     /// ```
     pub async fn client_with_token(&self, token: &str) -> Result<kube::Client, Error> {
-        let mut config = config_from(&self.server.admin_kubeconfig()).await?;
-        config.auth_info = kube::config::AuthInfo { token: Some(token.to_string().into()), ..Default::default() };
-        Ok(kube::Client::try_from(config)?)
+        let user = kube::config::AuthInfo { token: Some(token.to_string().into()), ..Default::default() };
+        Ok(kube::Client::try_from(client_config(&self.server, user)?)?)
     }
 
     /// A client for a ServiceAccount, with a bound token from the TokenRequest API (see
@@ -397,7 +407,11 @@ impl TestServer {
 
     /// A kubeconfig file for this server, for kubectl, helm and subprocesses (pass it as
     /// `--kubeconfig` or in `KUBECONFIG`). It authenticates as the admin and is removed when the
-    /// server is dropped.
+    /// server is dropped. It is written on the first call.
+    ///
+    /// # Panics
+    ///
+    /// When the file cannot be written to the temporary directory.
     ///
     /// ```rust
     /// # #[tokio::main(flavor = "current_thread")]
@@ -409,7 +423,15 @@ impl TestServer {
     /// # }
     /// ```
     pub fn kubeconfig_path(&self) -> &Path {
-        self.kubeconfig.path()
+        let file = self.kubeconfig.get_or_init(|| {
+            let write = || {
+                let file = tempfile::Builder::new().prefix("kubetwin-").suffix(".kubeconfig").tempfile()?;
+                self.server.write_kubeconfig(file.path())?;
+                std::io::Result::Ok(file)
+            };
+            write().unwrap_or_else(|error| panic!("writing the kubeconfig to the temporary directory: {error}"))
+        });
+        file.path()
     }
 
     /// The server's address, `https://127.0.0.1:PORT`.

@@ -15,7 +15,7 @@ pub mod tokens;
 pub mod webhook;
 
 use std::collections::BTreeMap;
-use std::sync::{OnceLock, RwLock, RwLockReadGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard};
 
 /// How an instance authenticates and authorizes (the kube-apiserver flags of the same names).
 #[derive(Debug, Clone)]
@@ -63,6 +63,9 @@ pub struct AuthState {
     pub signer: OnceLock<tokens::TokenSigner>,
     /// The cluster CA bundle, published in every namespace's `kube-root-ca.crt`.
     pub ca_bundle: OnceLock<String>,
+    /// The cluster CA that signs approved CertificateSigningRequests (kube-controller-manager's
+    /// `--cluster-signing-cert-file`); set once the PKI exists.
+    pub cluster_signer: OnceLock<Arc<crate::pki::Pki>>,
     /// The DER subject names of the client CAs (`--client-ca-file` and the cluster CA): a
     /// verified certificate whose issuer is not among them came from the request-header CA.
     /// Unset: every client certificate is the client CA's.
@@ -71,7 +74,8 @@ pub struct AuthState {
     pub token_cache: token_cache::TokenCache,
     /// What the authorization webhook decided recently.
     pub webhook_decisions: webhook::WebhookDecisions,
-    rbac: RwLock<rbac::RbacIndex>,
+    /// Shared with the bootstrap template until this server's RBAC objects change.
+    rbac: RwLock<Arc<rbac::RbacIndex>>,
 }
 
 impl AuthState {
@@ -80,18 +84,19 @@ impl AuthState {
         self.client_ca_subjects.get().is_none_or(|subjects| subjects.iter().any(|s| s == issuer))
     }
 
-    pub fn rbac(&self) -> RwLockReadGuard<'_, rbac::RbacIndex> {
+    pub fn rbac(&self) -> RwLockReadGuard<'_, Arc<rbac::RbacIndex>> {
         self.rbac.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Replaces the RBAC index wholesale (a new server's, from the bootstrap template).
-    pub fn install_rbac(&self, index: rbac::RbacIndex) {
+    pub fn install_rbac(&self, index: Arc<rbac::RbacIndex>) {
         *self.rbac.write().unwrap_or_else(|e| e.into_inner()) = index;
     }
 
     /// Keeps the RBAC index in step with a write to an RBAC object (`None`: it was deleted).
     pub fn observe_rbac(&self, kind: &str, namespace: Option<&str>, name: &str, object: Option<&serde_json::Value>) {
-        let mut index = self.rbac.write().unwrap_or_else(|e| e.into_inner());
+        let mut shared = self.rbac.write().unwrap_or_else(|e| e.into_inner());
+        let index = Arc::make_mut(&mut shared);
         match object {
             Some(object) => index.apply(object),
             None => index.remove(kind, namespace, name),

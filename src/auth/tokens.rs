@@ -12,6 +12,7 @@ use ring::signature::{
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// The issuer kubeadm clusters use, and so kubetwin's default `--service-account-issuer`.
 pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
@@ -87,8 +88,10 @@ impl SigningKey {
 }
 
 /// Signs and verifies ServiceAccount tokens with one key: P-256 (ES256) or RSA (RS256).
+#[derive(Clone)]
 pub struct TokenSigner {
-    key: SigningKey,
+    /// Shared by the signers of every server that uses the same key.
+    key: Arc<SigningKey>,
     key_id: String,
     pub issuer: String,
     /// Audiences a token must name one of to authenticate (`--api-audiences`; the issuer by
@@ -108,6 +111,10 @@ impl std::fmt::Debug for TokenSigner {
 
 impl TokenSigner {
     fn new(key: SigningKey, issuer: &str, audiences: Vec<String>) -> TokenSigner {
+        Self::with_shared_key(Arc::new(key), issuer, audiences)
+    }
+
+    fn with_shared_key(key: Arc<SigningKey>, issuer: &str, audiences: Vec<String>) -> TokenSigner {
         // As kube-apiserver: the key id is the unpadded base64url SHA-256 of the PKIX public key.
         let key_id = b64(ring::digest::digest(&ring::digest::SHA256, &key.subject_public_key_info()).as_ref());
         let audiences = if audiences.is_empty() { vec![issuer.to_string()] } else { audiences };
@@ -145,6 +152,11 @@ impl TokenSigner {
         }
     }
 
+    /// A signer with the same key for another issuer and audiences (no key is parsed again).
+    pub fn for_issuer(&self, issuer: &str, audiences: Vec<String>) -> TokenSigner {
+        Self::with_shared_key(self.key.clone(), issuer, audiences)
+    }
+
     /// `ES256` or `RS256`.
     pub fn algorithm(&self) -> &'static str {
         self.key.algorithm()
@@ -160,7 +172,7 @@ impl TokenSigner {
         let header = json!({"alg": self.key.algorithm(), "kid": self.key_id});
         let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
         let rng = SystemRandom::new();
-        let signature = match &self.key {
+        let signature = match self.key.as_ref() {
             SigningKey::Es256(key) => key
                 .sign(&rng, signing_input.as_bytes())
                 .expect("ECDSA signing with a valid key does not fail")
@@ -190,7 +202,7 @@ impl TokenSigner {
         }
         let signing_input = &token[..token.rfind('.')?];
         let signature = unb64(signature)?;
-        match &self.key {
+        match self.key.as_ref() {
             SigningKey::Es256(_) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, self.key.public_key())
                 .verify(signing_input.as_bytes(), &signature),
             SigningKey::Rs256(_) => UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, self.key.public_key())

@@ -156,7 +156,8 @@ async fn serve(flags: ServerFlags) -> Result<(), String> {
     server.write_kubeconfig(&path).map_err(|e| format!("writing {}: {e}", path.display()))?;
     let kubeconfig = std::fs::canonicalize(&path).unwrap_or(path);
     println!("kubetwin ready: {} kubeconfig={}", server.url(), kubeconfig.display());
-    tracing::info!(url = %server.url(), cert_dir = %server.cert_dir().display(), "serving");
+    let cert_dir = server.cert_dir().map_or_else(|| "(in memory)".into(), |dir| dir.display().to_string());
+    tracing::info!(url = %server.url(), cert_dir, "serving");
     wait_for_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -197,6 +197,12 @@ impl Catalog {
         Self::new(builtin_resources().iter().cloned())
     }
 
+    /// The built-in catalog, built once per process and shared until a server changes its own.
+    pub fn shared_builtin() -> Arc<Catalog> {
+        static SHARED: OnceLock<Arc<Catalog>> = OnceLock::new();
+        SHARED.get_or_init(|| Arc::new(Catalog::builtin())).clone()
+    }
+
     /// Adds or replaces the resource served at its group/version/plural.
     pub fn insert(&mut self, resource: Arc<ResourceInfo>) {
         let key = (resource.group.clone(), resource.version.clone(), resource.plural.clone());
