@@ -91,10 +91,10 @@ async fn subresource(scope: &Scope<'_>, info: &RequestInfo, request: &ApiRequest
         return Err(ApiError::method_not_allowed());
     }
     match info.subresource.as_str() {
-        "status" => match info.verb.as_str() {
+        "status" | "approval" => match info.verb.as_str() {
             "get" => get(scope, &info.name, request),
-            "update" => update(scope, &info.name, "status", request),
-            "patch" => patch(scope, &info.name, "status", request),
+            "update" => update(scope, &info.name, &info.subresource, request),
+            "patch" => patch(scope, &info.name, &info.subresource, request),
             _ => Err(ApiError::method_not_allowed()),
         },
         "scale" => scale::serve(scope, &info.name, &info.verb, request),
@@ -335,6 +335,7 @@ pub fn write_options(request: &ApiRequest) -> ApiResult<WriteOptions> {
         field_validation: FieldValidation::parse(request.query.get("fieldValidation"))
             .map_err(ApiError::bad_request)?,
         applied: false,
+        requester: request.user.clone(),
     })
 }
 

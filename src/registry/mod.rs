@@ -6,6 +6,7 @@ pub mod allocators;
 pub mod apply;
 mod apply_merge;
 pub mod conversion;
+pub mod csr;
 pub mod defaults;
 pub mod encoding;
 mod field_set;

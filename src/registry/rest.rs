@@ -6,7 +6,7 @@ use super::managed_fields;
 use super::storage::{self, Stored, Written};
 use super::strategy::{self, CreateStamp, UpdateScope, meta_str};
 use super::unknown_fields::{self, FieldValidation};
-use super::{Scope, services};
+use super::{Scope, csr, services};
 use crate::error::{ApiError, ApiResult, FieldError, Resource};
 use crate::openapi::schema;
 use serde_json::{Value, json};
@@ -20,6 +20,9 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     /// Server-side apply has already written managedFields; the write records no Update.
     pub applied: bool,
+    /// Who asked for the write (empty for the server's own writes); CertificateSigningRequests
+    /// record it.
+    pub requester: crate::auth::UserInfo,
 }
 
 /// A finished write: the object as it now stands, and any warnings for the client.
@@ -223,8 +226,10 @@ impl Scope<'_> {
                 namespace: if self.resource.namespaced { self.namespace } else { None },
             };
             strategy::prepare_create(&self.resource, &mut candidate, stamp);
+            csr::prepare_create(&self.resource, &mut candidate, &options.requester);
             self.record_manager(None, &mut candidate, options, "");
             let name = meta_str(&candidate, "name").to_string();
+            crate::auth::rbac::confirm_no_escalation(self, &options.requester, &candidate, None)?;
             strategy::validate(&self.resource, &candidate, None)?;
             self.check_namespace(&name)?;
             super::admission::admit_create(self, &mut candidate)?;
@@ -306,7 +311,9 @@ impl Scope<'_> {
             }
             let old = self.view(&current);
             let mut object = transform(&old)?;
+            crate::auth::rbac::confirm_no_escalation(self, &options.requester, &object, Some(&old))?;
             let warnings = crate::crds::decode(self, &mut object, options.field_validation, false)?;
+            csr::prepare_update(self, &mut object, &old, scope);
             strategy::prepare_update(&self.resource, &mut object, &old, scope);
             strategy::metadata_mut(&mut object).remove("resourceVersion");
             let mut old_without_rv = old.clone();
@@ -316,6 +323,7 @@ impl Scope<'_> {
             }
             self.record_manager(Some(&old), &mut object, options, subresource);
             strategy::validate(&self.resource, &object, Some(&old))?;
+            csr::validate_update(self, &object, &old, scope)?;
             services::keep_allocations(self, &mut object, &old)?;
             let finalized = strategy::deletion_complete(&self.resource, &object);
             let bytes = self.storage_bytes(&object);

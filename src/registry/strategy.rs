@@ -133,6 +133,7 @@ fn kind_errors(resource: &ResourceInfo, object: &Value) -> Vec<FieldError> {
                 }
             }
         }
+        ("certificates.k8s.io", "certificatesigningrequests") => errors.extend(super::csr::object_errors(object)),
         _ => {}
     }
     errors
@@ -267,6 +268,8 @@ pub enum UpdateScope {
     Status,
     /// A namespace's `finalize` subresource: `spec.finalizers` only.
     Finalize,
+    /// A CertificateSigningRequest's `approval` subresource: `status.conditions` only.
+    Approval,
 }
 
 impl UpdateScope {
@@ -274,6 +277,7 @@ impl UpdateScope {
         match subresource {
             "status" => UpdateScope::Status,
             "finalize" => UpdateScope::Finalize,
+            "approval" => UpdateScope::Approval,
             _ => UpdateScope::Main,
         }
     }
@@ -314,7 +318,7 @@ pub fn prepare_update(resource: &ResourceInfo, object: &mut Value, old: &Value, 
         }
         return;
     }
-    if scope == UpdateScope::Status {
+    if matches!(scope, UpdateScope::Status | UpdateScope::Approval) {
         let status = object.get("status").cloned();
         let new_metadata = metadata(object).cloned().unwrap_or_default();
         *object = old.clone();

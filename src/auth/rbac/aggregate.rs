@@ -6,6 +6,9 @@
 //! The controller recomputes a role whenever a role it selects changes, so an aggregated role
 //! that selects another aggregated role (`admin` selects `edit`, which selects `view`) settles
 //! after a few rounds; [`aggregate`] runs those rounds itself and returns the settled rules.
+//! The same computation serves the bootstrap policy (at build time) and the runtime
+//! controller (`controllers::cluster_role_aggregation`), which writes only the roles
+//! [`outdated`] names.
 
 use super::rules::PolicyRule;
 use crate::selectors::LabelSelector;
@@ -14,7 +17,9 @@ use std::collections::BTreeMap;
 
 struct Role<'a> {
     labels: &'a Value,
-    /// Current rules: the original JSON, and its parsed form for comparisons.
+    /// The rules the object has now, parsed.
+    stored: Vec<PolicyRule>,
+    /// Rules as the rounds leave them: the original JSON, and its parsed form for comparisons.
     rules: Vec<(Value, PolicyRule)>,
     /// `Some` for an aggregated role: its selectors, parsed.
     selectors: Option<Vec<LabelSelector>>,
@@ -29,6 +34,18 @@ fn parse_rules(object: &Value) -> Vec<(Value, PolicyRule)> {
 /// aggregates, in the controller's order. A role whose selectors do not parse is left out (the
 /// controller fails its sync and leaves it alone).
 pub fn aggregate(cluster_roles: &[Value]) -> Vec<(String, Vec<Value>)> {
+    settle(cluster_roles).into_iter().map(|(name, rules, _)| (name, rules)).collect()
+}
+
+/// As [`aggregate`], only the roles whose rules are not yet what aggregation gives them
+/// (`equality.Semantic`: a missing, `null` or empty list are alike), so a writer that applies
+/// these and nothing else never writes a role that is already settled.
+pub fn outdated(cluster_roles: &[Value]) -> Vec<(String, Vec<Value>)> {
+    settle(cluster_roles).into_iter().filter(|(_, _, changed)| *changed).map(|(name, rules, _)| (name, rules)).collect()
+}
+
+/// Each aggregated role by name: its settled rules, and whether they differ from its stored ones.
+fn settle(cluster_roles: &[Value]) -> Vec<(String, Vec<Value>, bool)> {
     let mut roles: BTreeMap<&str, Role<'_>> = BTreeMap::new();
     for object in cluster_roles {
         let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else { continue };
@@ -43,7 +60,9 @@ pub fn aggregate(cluster_roles: &[Value]) -> Vec<(String, Vec<Value>)> {
             _ => None,
         };
         let labels = object.pointer("/metadata/labels").unwrap_or(&Value::Null);
-        roles.insert(name, Role { labels, rules: parse_rules(object), selectors });
+        let rules = parse_rules(object);
+        let stored = rules.iter().map(|(_, rule)| rule.clone()).collect();
+        roles.insert(name, Role { labels, stored, rules, selectors });
     }
     let aggregated: Vec<&str> = roles.iter().filter(|(_, r)| r.selectors.is_some()).map(|(n, _)| *n).collect();
     // Each round can only carry rules one level further up a chain of aggregated roles.
@@ -63,7 +82,11 @@ pub fn aggregate(cluster_roles: &[Value]) -> Vec<(String, Vec<Value>)> {
     }
     aggregated
         .into_iter()
-        .map(|name| (name.to_string(), roles[name].rules.iter().map(|(value, _)| value.clone()).collect()))
+        .map(|name| {
+            let role = &roles[name];
+            let changed = role.rules.iter().map(|(_, rule)| rule).ne(role.stored.iter());
+            (name.to_string(), role.rules.iter().map(|(value, _)| value.clone()).collect(), changed)
+        })
         .collect()
 }
 
@@ -162,5 +185,22 @@ mod tests {
         assert_eq!(result["exp"], vec![read("pods")]);
         assert_eq!(result["empty"], Vec::<Value>::new());
         assert!(!result.contains_key("bad"));
+    }
+
+    #[test]
+    fn outdated_names_only_roles_whose_rules_change() {
+        let settled = json!({"kind": "ClusterRole", "metadata": {"name": "settled"},
+            "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "1"}}]}, "rules": [read("pods")]});
+        let empty_null = aggregating("nothing-selected", json!({}), json!([{"matchLabels": {"none": "1"}}]));
+        let stale = json!({"kind": "ClusterRole", "metadata": {"name": "stale"},
+            "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "1"}}]}, "rules": [read("nodes")]});
+        let lost = json!({"kind": "ClusterRole", "metadata": {"name": "lost"},
+            "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"gone": "1"}}]}, "rules": [read("nodes")]});
+        let roles = [settled, empty_null, stale, lost, role("pods", json!({"a": "1"}), json!([read("pods")]))];
+        assert_eq!(
+            outdated(&roles),
+            vec![("lost".to_string(), Vec::<Value>::new()), ("stale".to_string(), vec![read("pods")])],
+            "a role already holding its rules (or none, as null) is not rewritten"
+        );
     }
 }

@@ -11,14 +11,17 @@
 //! differ from kube-apiserver's. RBAC never denies: it allows, or has no opinion.
 //!
 //! Also here: the 403 wording ([`forbidden_message`], [`forbidden_error`]), the ClusterRole
-//! aggregation ([`aggregate`]) and, re-exported, the [`bootstrap_policy`].
+//! aggregation ([`aggregate`], [`outdated`]), the escalation checks on writes of RBAC objects
+//! ([`confirm_no_escalation`]) and, re-exported, the [`bootstrap_policy`].
 
 mod aggregate;
+mod escalation;
 mod forbidden;
 mod rules;
 
 pub use super::bootstrap_policy::bootstrap_policy;
-pub use aggregate::aggregate;
+pub use aggregate::{aggregate, outdated};
+pub use escalation::confirm_no_escalation;
 pub use forbidden::{forbidden_error, forbidden_message, forbidden_status_message};
 
 use super::{Attributes, Decision, UserInfo};
