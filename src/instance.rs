@@ -15,6 +15,8 @@ pub struct InstanceConfig {
     pub service_node_port_range: (u16, u16),
     pub store: StoreConfig,
     pub auth: crate::auth::AuthConfig,
+    /// `--enable-admission-plugins` and `--disable-admission-plugins`.
+    pub admission: crate::registry::admission_plugins::AdmissionPlugins,
 }
 
 impl Default for InstanceConfig {
@@ -24,6 +26,7 @@ impl Default for InstanceConfig {
             service_node_port_range: (30000, 32767),
             store: StoreConfig::default(),
             auth: crate::auth::AuthConfig::default(),
+            admission: Default::default(),
         }
     }
 }

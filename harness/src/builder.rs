@@ -3,6 +3,7 @@
 
 use crate::{Error, TestServer};
 use kubetwin::auth::authorize::AuthorizationMode;
+use kubetwin::registry::admission_plugins::PluginChange;
 use kubetwin::server::ServerConfig;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -97,9 +98,17 @@ impl TestServerBuilder {
         Ok(self)
     }
 
-    /// `--disable-admission-plugins`: only `ServiceAccount` can be turned off; other names are
-    /// ignored. Without the `ServiceAccount` plugin, pods get no ServiceAccount and no API token
-    /// volume.
+    /// `--enable-admission-plugins` and `--disable-admission-plugins`, by kube-apiserver's
+    /// plugin names. kubetwin implements `NamespaceLifecycle` (always on), `ServiceAccount`,
+    /// `Priority` and `DefaultTolerationSeconds`, all on by default as in kube-apiserver.
+    /// Without `ServiceAccount`, pods get no ServiceAccount and no API token volume; without
+    /// `Priority`, no `priority`; without `DefaultTolerationSeconds`, no default tolerations.
+    ///
+    /// # Errors
+    ///
+    /// A name kube-apiserver does not know, a name in both lists (both worded as kube-apiserver
+    /// words them), or a plugin kube-apiserver knows that kubetwin does not implement (or
+    /// cannot turn off): a test must not believe a plugin runs, or does not, when it is not so.
     ///
     /// ```rust
     /// # #[tokio::main(flavor = "current_thread")]
@@ -107,20 +116,41 @@ impl TestServerBuilder {
     /// use k8s_openapi::api::core::v1::Pod;
     /// use kube::api::{Api, PostParams};
     /// use kubetwin_harness::TestServer;
-    /// let twin = TestServer::builder().disable_admission_plugins(&["ServiceAccount"]).start().await?;
+    /// let twin = TestServer::builder().admission_plugins(&[], &["ServiceAccount", "DefaultTolerationSeconds"])?.start().await?;
     /// let containers = serde_json::json!([{"name": "app", "image": "nginx"}]);
     /// let pod = serde_json::json!({"metadata": {"name": "web"}, "spec": {"containers": containers}});
     /// let pods: Api<Pod> = Api::default_namespaced(twin.client());
-    /// let created = pods.create(&PostParams::default(), &serde_json::from_value(pod)?).await?;
-    /// assert_eq!(created.spec.expect("a spec").volumes, None, "no token volume was added");
+    /// let spec = pods.create(&PostParams::default(), &serde_json::from_value(pod)?).await?.spec.expect("a spec");
+    /// assert_eq!((spec.volumes, spec.tolerations), (None, None), "no token volume, no default tolerations");
+    /// assert_eq!(spec.priority, Some(0), "Priority still ran");
+    /// let unknown = TestServer::builder().admission_plugins(&["Foo"], &[]).unwrap_err();
+    /// assert_eq!(unknown.to_string(), "enable-admission-plugins plugin \"Foo\" is unknown");
     /// # Ok(())
     /// # }
     /// ```
-    pub fn disable_admission_plugins(mut self, plugins: &[&str]) -> Self {
-        if plugins.contains(&"ServiceAccount") {
-            self.config.instance.auth.service_account_admission = false;
+    pub fn admission_plugins(mut self, enable: &[&str], disable: &[&str]) -> Result<Self, Error> {
+        let owned = |names: &[&str]| names.iter().map(|name| name.to_string()).collect::<Vec<_>>();
+        let changes = self.config.instance.admission.configure(&owned(enable), &owned(disable))?;
+        match changes.into_iter().find_map(|(_, change)| match change {
+            PluginChange::NotSupported(why) => Some(why),
+            PluginChange::Applied => None,
+        }) {
+            Some(why) => Err(why.into()),
+            None => Ok(self),
         }
-        self
+    }
+
+    /// `--disable-admission-plugins`; see [`TestServerBuilder::admission_plugins`].
+    ///
+    /// ```rust
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kubetwin_harness::Error> {
+    /// let twin = kubetwin_harness::TestServer::builder().disable_admission_plugins(&["ServiceAccount"])?.start().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn disable_admission_plugins(self, plugins: &[&str]) -> Result<Self, Error> {
+        self.admission_plugins(&[], plugins)
     }
 
     /// CustomResourceDefinitions from a YAML file or a folder of them (`.yaml`, `.yml` and `.json`

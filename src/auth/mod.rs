@@ -36,8 +36,6 @@ pub struct AuthConfig {
     pub issuer: String,
     /// `--api-audiences` (the issuer when empty).
     pub audiences: Vec<String>,
-    /// The ServiceAccount admission plugin (on unless `--disable-admission-plugins` names it).
-    pub service_account_admission: bool,
 }
 
 impl Default for AuthConfig {
@@ -51,7 +49,6 @@ impl Default for AuthConfig {
             webhook: None,
             issuer: tokens::DEFAULT_ISSUER.into(),
             audiences: Vec::new(),
-            service_account_admission: true,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::auth::webhook::{self, WebhookConfig, review::ReviewVersion};
 use crate::auth::{AuthConfig, authenticate, tokens};
 use crate::instance::InstanceConfig;
 use crate::pki::PkiFiles;
+use crate::registry::admission_plugins::{AdmissionPlugins, PluginChange};
 use crate::registry::allocators::{Cidr, PortAllocator};
 use crate::server::ServerConfig;
 use std::ffi::OsString;
@@ -64,11 +65,15 @@ const FLAGS: &[Flag] = &[
     flag("bind-address", Some("ip"), "The address to serve HTTPS on. (default 127.0.0.1)"),
     flag("cert-dir", Some("string"), "Where apiserver.crt and apiserver.key are read from, or kubetwin's PKI is kept."),
     flag("client-ca-file", Some("string"), "CA bundle client certificates are verified against."),
-    flag("disable-admission-plugins", Some("strings"), "Admission plugins to turn off (ServiceAccount)."),
+    flag(
+        "disable-admission-plugins",
+        Some("strings"),
+        "Admission plugins to turn off (ServiceAccount, Priority, DefaultTolerationSeconds; others are ignored).",
+    ),
     flag(
         "enable-admission-plugins",
         Some("strings"),
-        "Admission plugins to turn on (ServiceAccount; others are ignored).",
+        "Admission plugins to turn on (all kubetwin implements are on by default; others are ignored).",
     ),
     flag(
         "enable-bootstrap-token-auth",
@@ -142,7 +147,10 @@ pub struct ApiserverFlags {
     pub enable_bootstrap_token_auth: bool,
     /// `--requestheader-*` and `--proxy-client-*`.
     pub requestheader: RequestHeaderFlags,
-    pub service_account_admission: bool,
+    pub enable_admission_plugins: Vec<String>,
+    pub disable_admission_plugins: Vec<String>,
+    /// The admission plugins, once both lists are read.
+    pub admission: AdmissionPlugins,
     pub allow_privileged: bool,
     pub service_cluster_ip_range: String,
     pub service_node_port_range: String,
@@ -177,7 +185,9 @@ impl Default for ApiserverFlags {
             token_auth_file: None,
             enable_bootstrap_token_auth: false,
             requestheader: RequestHeaderFlags::default(),
-            service_account_admission: true,
+            enable_admission_plugins: Vec::new(),
+            disable_admission_plugins: Vec::new(),
+            admission: AdmissionPlugins::default(),
             allow_privileged: false,
             service_cluster_ip_range: "10.0.0.0/24".into(),
             service_node_port_range: "30000-32767".into(),
@@ -267,6 +277,13 @@ impl ApiserverFlags {
             };
             flags.set(name, &value)?;
         }
+        let changes = flags.admission.configure(&flags.enable_admission_plugins, &flags.disable_admission_plugins)?;
+        for (plugin, change) in changes {
+            if let PluginChange::NotSupported(_) = change {
+                let flag = if flags.enable_admission_plugins.contains(&plugin) { "enable" } else { "disable" };
+                flags.ignored.push(format!("--{flag}-admission-plugins={plugin}"));
+            }
+        }
         Ok(flags)
     }
 
@@ -303,16 +320,8 @@ impl ApiserverFlags {
             "bind-address" => self.bind_address = value.parse().map_err(|e| invalid(&e))?,
             "cert-dir" => self.cert_dir = Some(value.into()),
             "client-ca-file" => self.client_ca_file = Some(value.into()),
-            "disable-admission-plugins" | "enable-admission-plugins" => {
-                let enable = name == "enable-admission-plugins";
-                for plugin in list(value) {
-                    match plugin.as_str() {
-                        // Disabling wins, whatever the order, as kube-apiserver refuses both.
-                        "ServiceAccount" => self.service_account_admission = enable && self.service_account_admission,
-                        _ => self.ignored.push(format!("--{name}={plugin}")),
-                    }
-                }
-            }
+            "disable-admission-plugins" => self.disable_admission_plugins.extend(list(value)),
+            "enable-admission-plugins" => self.enable_admission_plugins.extend(list(value)),
             "enable-bootstrap-token-auth" => self.enable_bootstrap_token_auth = parse_bool(name, value)?,
             "help" => self.help = parse_bool(name, value)?,
             "secure-port" => self.secure_port = value.parse().map_err(|e| invalid(&e))?,
@@ -394,7 +403,6 @@ impl ApiserverFlags {
             webhook,
             issuer: self.service_account_issuers.first().cloned().unwrap_or_else(|| tokens::DEFAULT_ISSUER.into()),
             audiences: self.api_audiences.clone(),
-            service_account_admission: self.service_account_admission,
         };
         Ok(ServerConfig {
             bind_address: self.bind_address,
@@ -406,6 +414,7 @@ impl ApiserverFlags {
                 service_cluster_ip_range,
                 service_node_port_range,
                 auth,
+                admission: self.admission.clone(),
                 ..InstanceConfig::default()
             },
             deterministic_seed: None,
@@ -487,14 +496,14 @@ mod tests {
         let flags = parse(ENVTEST).unwrap();
         assert_eq!(flags.secure_port, 40002);
         assert_eq!(flags.authorization_modes, [AuthorizationMode::Rbac]);
-        assert!(!flags.service_account_admission && flags.allow_privileged);
+        assert!(!flags.admission.is_enabled("ServiceAccount") && flags.allow_privileged);
         assert_eq!(flags.service_account_issuers, ["https://127.0.0.1:40002/"]);
         assert_eq!(flags.ignored, ["--etcd-servers"]);
         let config = flags.server_config().unwrap();
         assert_eq!(config.pki_files.client_ca, Some("/tmp/k8s_test_framework_1/client-cert-auth-ca.crt".into()));
         assert_eq!(config.pki_files.serving_cert, None, "no apiserver.crt in a directory that does not exist");
         assert_eq!(config.cert_dir, None, "supplied files keep kubetwin's PKI out of the cert dir");
-        assert!(!config.instance.auth.service_account_admission);
+        assert!(!config.instance.admission.is_enabled("ServiceAccount"));
         assert_eq!(config.instance.auth.issuer, "https://127.0.0.1:40002/");
         assert_eq!(config.instance.service_cluster_ip_range.first().to_string(), "10.0.0.1");
     }

@@ -2,6 +2,7 @@
 //! update, patch, delete, watch), plus the small per-kind strategies the schema cannot express.
 
 pub mod admission;
+pub mod admission_plugins;
 pub mod allocators;
 pub mod apply;
 mod apply_merge;

@@ -324,6 +324,7 @@ impl Scope<'_> {
             self.record_manager(Some(&old), &mut object, options, subresource);
             strategy::validate(&self.resource, &object, Some(&old))?;
             csr::validate_update(self, &object, &old, scope)?;
+            super::admission::admit_update(self, &object)?;
             services::keep_allocations(self, &mut object, &old)?;
             let finalized = strategy::deletion_complete(&self.resource, &object);
             let bytes = self.storage_bytes(&object);
