@@ -3,12 +3,15 @@
 //! so that a restart keeps the same CA. The serving certificate, the client CA and the
 //! ServiceAccount signing key may instead come from files ([`PkiFiles`]), as kube-apiserver's
 //! flags supply them (envtest does). Also the front-proxy CA and client certificate kubeadm issues
-//! for request-header authentication ([`FrontProxy`]), the rustls server configuration, and
-//! reading a client certificate's subject as a Kubernetes user (CN) and groups (O). The cluster CA
-//! also signs CertificateSigningRequests (the `csr` submodule).
+//! for request-header authentication ([`FrontProxy`]) and the rustls server configuration. The
+//! cluster CA also signs CertificateSigningRequests (the `csr` submodule); the `subject`
+//! submodule writes subjects with one O per group and reads a client certificate's subject as a
+//! Kubernetes user (CN) and groups (O).
 
 mod csr;
+mod subject;
 pub use csr::{RequestedSubject, read_csr};
+pub use subject::{CertificateSubject, bundle_subjects, certificate_subject};
 
 use crate::auth::tokens::TokenSigner;
 use rcgen::{
@@ -297,13 +300,14 @@ impl Pki {
         }
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.sign(params, "the serving certificate")
+        sign(&self.issuer, params, None, "the serving certificate")
     }
 
-    /// Issues a client certificate for `user` in `groups` (CN and O, as kube-apiserver reads
-    /// them).
+    /// Issues a client certificate for `user` in `groups` (CN and one O per group, as
+    /// kube-apiserver reads them).
     pub fn issue_client_cert(&self, user: &str, groups: &[&str]) -> Result<CertifiedKey, PkiError> {
         let mut params = CertificateParams::default();
+        // rcgen keeps the last O only: with one group at most, its certificate is kept as it is.
         let mut name = DistinguishedName::new();
         for group in groups {
             name.push(DnType::OrganizationName, *group);
@@ -312,11 +316,8 @@ impl Pki {
         params.distinguished_name = name;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.sign(params, "a client certificate")
-    }
-
-    fn sign(&self, params: CertificateParams, what: &str) -> Result<CertifiedKey, PkiError> {
-        sign(&self.issuer, params, what)
+        let subject = subject::client_subject(user, groups);
+        sign(&self.issuer, params, Some(&subject), "a client certificate")
     }
 
     /// A ServiceAccount token signer with this PKI's key, for `issuer` and `audiences`. The key
@@ -382,16 +383,19 @@ impl Pki {
     }
 }
 
+/// Issues a certificate from `params` for a fresh key, valid for a year, with `subject` (DER) in
+/// place of the one rcgen writes if given.
 fn sign(
     issuer: &Issuer<'static, KeyPair>,
     mut params: CertificateParams,
+    subject: Option<&[u8]>,
     what: &str,
 ) -> Result<CertifiedKey, PkiError> {
     validity(&mut params, 1);
     params.use_authority_key_identifier_extension = true;
     let key = new_key()?;
-    let cert = params.signed_by(&key, issuer).map_err(|e| PkiError(format!("signing {what}: {e}")))?;
-    Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    let der = subject::signed_with_subject(&params, &key, issuer, subject, what)?;
+    Ok(CertifiedKey { cert_pem: subject::pem("CERTIFICATE", &der), key_pem: key.serialize_pem() })
 }
 
 /// The front-proxy CA and its client certificate (CN `front-proxy-client`), as kubeadm issues
@@ -455,7 +459,7 @@ impl FrontProxy {
         params.distinguished_name.push(DnType::CommonName, common_name);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        sign(&self.issuer, params, "a front-proxy client certificate")
+        sign(&self.issuer, params, None, "a front-proxy client certificate")
     }
 }
 
@@ -481,40 +485,6 @@ fn write_pems(dir: &Path, files: &[(&str, &String, bool)]) -> std::io::Result<()
         let _ = secret;
     }
     Ok(())
-}
-
-/// A user as a client certificate names it: CN is the user, each O a group; and the DER of the
-/// issuer's name, which tells a request-header CA's certificates from the client CA's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateSubject {
-    pub user: String,
-    pub groups: Vec<String>,
-    /// The issuer's distinguished name, DER (empty: issued by the client CA).
-    pub issuer: Vec<u8>,
-}
-
-/// Reads the subject of a (verified) client certificate.
-pub fn certificate_subject(der: &[u8]) -> Option<CertificateSubject> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let subject = cert.subject();
-    let user = subject.iter_common_name().next()?.as_str().ok()?.to_string();
-    let groups = subject.iter_organization().filter_map(|o| o.as_str().ok().map(String::from)).collect();
-    Some(CertificateSubject { user, groups, issuer: cert.issuer().as_raw().to_vec() })
-}
-
-/// The DER subject names of the certificates in a PEM bundle (the CAs it holds).
-pub fn bundle_subjects(pem: &str) -> Result<Vec<Vec<u8>>, PkiError> {
-    let mut subjects = Vec::new();
-    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        let cert = cert.map_err(|e| PkiError(format!("reading a CA certificate: {e}")))?;
-        let (_, parsed) = x509_parser::parse_x509_certificate(&cert)
-            .map_err(|e| PkiError(format!("parsing a CA certificate: {e}")))?;
-        subjects.push(parsed.subject().as_raw().to_vec());
-    }
-    if subjects.is_empty() {
-        return Err(PkiError("the CA bundle holds no PEM certificate".into()));
-    }
-    Ok(subjects)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! and lifted by a binding, bound ServiceAccount tokens that die with their account, the
 //! review APIs behind `kubectl auth`, impersonation, and the ServiceAccount admission plugin.
 
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
@@ -71,6 +72,21 @@ async fn rbac_denies_until_a_binding_allows() {
     assert_eq!(status_of(elsewhere.list(&ListParams::default()).await.unwrap_err()).code, 403);
     let writes = status_of(configmaps.delete("kube-root-ca.crt", &DeleteParams::default()).await.unwrap_err());
     assert_eq!(writes.code, 403);
+}
+
+#[tokio::test]
+async fn a_client_certificate_names_every_group_it_was_issued_for() {
+    let twin = TestServer::start().await.unwrap();
+    let alice = twin.client_as_user("alice", &["dev", "qa"]).await.unwrap();
+    let review: SelfSubjectReview =
+        serde_json::from_value(json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})).unwrap();
+    let reviewed = Api::<SelfSubjectReview>::all(alice).create(&PostParams::default(), &review).await.unwrap();
+    let user = reviewed.status.and_then(|s| s.user_info).unwrap();
+    assert_eq!(user.username.as_deref(), Some("alice"));
+    let groups = user.groups.unwrap_or_default();
+    for group in ["dev", "qa", "system:authenticated"] {
+        assert!(groups.iter().any(|g| g == group), "{group} missing from {groups:?}");
+    }
 }
 
 #[tokio::test]

@@ -17,12 +17,16 @@ use std::time::Duration;
 
 const CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client";
 
-/// A fresh ECDSA P-256 key (PEM) and a certificate request for `user` in `groups` (PEM).
+/// A fresh ECDSA P-256 key (PEM) and a certificate request for `user` in up to two `groups`
+/// (PEM), each group an O of its own. rcgen keeps one value per attribute type, so the second O
+/// goes in under a custom type with O's OID.
 fn key_and_request(user: &str, groups: &[&str]) -> (String, String) {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::default();
-    for group in groups {
-        params.distinguished_name.push(DnType::OrganizationName, *group);
+    let organizations = [DnType::OrganizationName, DnType::CustomDnType(vec![2, 5, 4, 10])];
+    assert!(groups.len() <= organizations.len(), "rcgen writes two O values at most");
+    for (organization, group) in organizations.into_iter().zip(groups) {
+        params.distinguished_name.push(organization, *group);
     }
     params.distinguished_name.push(DnType::CommonName, user);
     let request = params.serialize_request(&key).unwrap().pem().unwrap();
@@ -86,7 +90,7 @@ async fn client_from_certificate(twin: &TestServer, cert_pem: &str, key_pem: &st
 async fn an_approved_request_is_signed_and_its_certificate_authenticates_the_subject() {
     let twin = TestServer::start().await.unwrap();
     let csrs: Api<CertificateSigningRequest> = Api::all(twin.client());
-    let (key_pem, request_pem) = key_and_request("carol", &["qa"]);
+    let (key_pem, request_pem) = key_and_request("carol", &["qa", "ops"]);
     let created = csrs
         .create(&PostParams::default(), &csr("carol", &request_pem, CLIENT_SIGNER, &["client auth"]))
         .await
@@ -114,7 +118,7 @@ async fn an_approved_request_is_signed_and_its_certificate_authenticates_the_sub
     let reviewed = Api::<SelfSubjectReview>::all(carol).create(&PostParams::default(), &review).await.unwrap();
     let user = reviewed.status.and_then(|s| s.user_info).unwrap();
     assert_eq!(user.username.as_deref(), Some("carol"));
-    assert_eq!(user.groups.unwrap_or_default(), ["qa", "system:authenticated"]);
+    assert_eq!(user.groups.unwrap_or_default(), ["qa", "ops", "system:authenticated"], "every O of the request");
 }
 
 #[tokio::test]
