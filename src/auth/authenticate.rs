@@ -1,8 +1,9 @@
 //! The authentication chain, in kube-apiserver's order: the [request headers](super::requestheader)
 //! a front-proxy certificate vouches for, then a verified client certificate (CN is the user, O
 //! the groups), then a bearer token (static tokens from `--token-auth-file`, then
-//! ServiceAccount tokens, whose verification the [token cache](super::token_cache) spares on
-//! repeat use, then bootstrap tokens when `--enable-bootstrap-token-auth` is on), then
+//! ServiceAccount tokens, bound or [legacy](super::legacy_tokens), whose verification the
+//! [token cache](super::token_cache) spares on repeat use, then bootstrap tokens when
+//! `--enable-bootstrap-token-auth` is on), then
 //! anonymous. Impersonation headers are applied afterwards, each authorized through the
 //! `impersonate` verb.
 
@@ -144,7 +145,13 @@ fn service_account_token(instance: &Instance, token: &str, audiences: Option<&[S
         return Some(user);
     }
     let claims = signer.verify(token)?;
-    let verified = service_account_user(instance, &claims, audiences.unwrap_or(&signer.audiences), &signer.issuer)?;
+    let requested = audiences.unwrap_or(&signer.audiences);
+    let verified = if claims["iss"] == super::tokens::LEGACY_ISSUER {
+        let validated = super::legacy_tokens::validate(instance, token, &claims, requested, &signer.audiences);
+        validated.map_err(|error| tracing::debug!(%error, "legacy ServiceAccount token refused")).ok()?
+    } else {
+        service_account_user(instance, &claims, requested, &signer.issuer)?
+    };
     if audiences.is_none() {
         cache.insert(instance, token, &verified.user, verified.expires, verified.depends_on);
     }
@@ -152,12 +159,33 @@ fn service_account_token(instance: &Instance, token: &str, audiences: Option<&[S
 }
 
 /// A ServiceAccount token that checked out, and what it stays valid on.
-struct VerifiedServiceAccount {
-    user: UserInfo,
+pub(super) struct VerifiedServiceAccount {
+    pub user: UserInfo,
     /// Its `exp`, Unix seconds.
-    expires: i64,
-    /// The ServiceAccount, and the Pod or Secret it is bound to, as they were.
-    depends_on: Vec<LiveObject>,
+    pub expires: i64,
+    /// The ServiceAccount, and the Pod or Secret it is bound to (or a legacy token's own
+    /// Secret), as they were.
+    pub depends_on: Vec<LiveObject>,
+}
+
+/// The identity of ServiceAccount `namespace`/`name` (`serviceaccount.UserInfo`), with
+/// `system:authenticated` added.
+pub(super) fn service_account_identity(
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    extra: std::collections::BTreeMap<String, Vec<String>>,
+) -> UserInfo {
+    UserInfo {
+        name: format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"),
+        uid: uid.to_string(),
+        groups: vec![
+            "system:serviceaccounts".into(),
+            format!("system:serviceaccounts:{namespace}"),
+            AUTHENTICATED.into(),
+        ],
+        extra,
+    }
 }
 
 /// Checks a verified ServiceAccount token's claims against the clock, the audiences and the
@@ -203,16 +231,7 @@ fn service_account_user(
             }
         }
     }
-    let user = UserInfo {
-        name: format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"),
-        uid: uid.to_string(),
-        groups: vec![
-            "system:serviceaccounts".into(),
-            format!("system:serviceaccounts:{namespace}"),
-            AUTHENTICATED.into(),
-        ],
-        extra,
-    };
+    let user = service_account_identity(namespace, name, uid, extra);
     Some(VerifiedServiceAccount { user, expires, depends_on })
 }
 

@@ -7,9 +7,12 @@ pub mod authorize;
 pub mod bootstrap_policy;
 pub mod bootstrap_token;
 pub mod expiring_cache;
+pub mod legacy_tokens;
 pub mod rbac;
 pub mod requestheader;
 pub mod reviews;
+#[cfg(test)]
+mod test_support;
 pub mod token_cache;
 pub mod tokens;
 pub mod webhook;

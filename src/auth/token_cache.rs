@@ -3,10 +3,10 @@
 //! entry is keyed by the SHA-256 of the token (the token itself is never kept), holds the
 //! identity it authenticated as, and lives until the token's `exp` or [`SUCCESS_TTL`], whichever
 //! comes first. Unlike kube-apiserver's cache, a hit is not trusted blindly for those seconds:
-//! each object the token is tied to (its ServiceAccount, and a bound Pod or Secret) is
-//! remembered by store key and revision and re-read on every hit, so a token stops working the
-//! moment its ServiceAccount or bound object is deleted or replaced, exactly as without the
-//! cache. Failures are not cached (kube-apiserver's failure TTL is 0 by default).
+//! each object the token is tied to (its ServiceAccount, and a bound Pod or Secret, or the
+//! Secret holding a legacy token) is remembered by store key and revision and re-read on every
+//! hit, so a token stops working the moment its ServiceAccount or bound object is deleted or
+//! replaced, exactly as without the cache. Failures are not cached (kube-apiserver's failure TTL is 0 by default).
 
 use super::UserInfo;
 use super::expiring_cache::ExpiringCache;
@@ -107,34 +107,19 @@ impl TokenCache {
 mod tests {
     use super::*;
     use crate::auth::authenticate::authenticate_token;
-    use crate::auth::tokens::{DEFAULT_ISSUER, TokenSigner, bound_claims};
-    use crate::clock::{FixedClock, RandomIds};
-    use crate::instance::InstanceConfig;
+    use crate::auth::tokens::{DEFAULT_ISSUER, bound_claims};
+    use crate::clock::FixedClock;
     use crate::registry::Scope;
     use crate::registry::rest::{DeleteOptions, WriteOptions};
     use serde_json::json;
     use std::sync::Arc;
     use std::time::Duration;
 
-    const NOW: i64 = 1_700_000_000;
+    use crate::auth::test_support::NOW;
 
     /// An instance with a signing key, a fixed clock, and the ServiceAccount `default/robot`.
     fn instance() -> (Instance, Arc<FixedClock>, String) {
-        let clock = Arc::new(FixedClock::at_unix_seconds(NOW));
-        let instance = Instance::new(InstanceConfig::default(), clock.clone(), Arc::new(RandomIds));
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let signer = TokenSigner::from_pkcs8(&key.serialize_der(), DEFAULT_ISSUER, Vec::new()).unwrap();
-        instance.auth.signer.set(signer).unwrap();
-        let namespaces = Scope {
-            instance: &instance,
-            resource: instance.resource("", "v1", "namespaces").unwrap(),
-            namespace: None,
-        };
-        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}});
-        namespaces.create(namespace, &WriteOptions::default()).unwrap();
-        let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"}});
-        let created = accounts(&instance).create(account, &WriteOptions::default()).unwrap();
-        let uid = meta_str(&created.object.to_value(), "uid").to_string();
+        let (instance, clock, _, uid) = crate::auth::test_support::instance_with_robot();
         (instance, clock, uid)
     }
 

@@ -1,7 +1,9 @@
 //! ServiceAccount tokens: compact JWTs signed with the instance's key (ES256 with kubetwin's own
 //! P-256 key by default, RS256 when an RSA key is supplied, as envtest's `sa-signer.key` is),
 //! carrying the claims kube-apiserver's TokenRequest puts in a bound token (`iss`, `sub`, `aud`,
-//! `exp`, `iat`, `nbf`, `jti` and the private `kubernetes.io` claim), and their verification.
+//! `exp`, `iat`, `nbf`, `jti` and the private `kubernetes.io` claim) or the legacy claims
+//! kube-controller-manager puts in a token Secret (see [`legacy_claims`]), and their
+//! verification.
 
 use base64::Engine;
 use ring::rand::SystemRandom;
@@ -16,6 +18,9 @@ use std::sync::Arc;
 
 /// The issuer kubeadm clusters use, and so kubetwin's default `--service-account-issuer`.
 pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+/// The issuer of legacy (Secret-based) ServiceAccount tokens, whatever `--service-account-issuer`
+/// says (`serviceaccount.LegacyIssuer`).
+pub const LEGACY_ISSUER: &str = "kubernetes/serviceaccount";
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -251,6 +256,21 @@ pub fn bound_claims(
     })
 }
 
+/// The claims of a legacy ServiceAccount token, as kube-controller-manager's tokens controller
+/// signs them into the token Secret `secret_name` (`serviceaccount.LegacyClaims`): no audience,
+/// no expiry, no `iat` or `jti`. Keys are in the order Go's JSON encoder sorts them.
+pub fn legacy_claims(namespace: &str, service_account: (&str, &str), secret_name: &str) -> Value {
+    let (name, uid) = service_account;
+    json!({
+        "iss": LEGACY_ISSUER,
+        "kubernetes.io/serviceaccount/namespace": namespace,
+        "kubernetes.io/serviceaccount/secret.name": secret_name,
+        "kubernetes.io/serviceaccount/service-account.name": name,
+        "kubernetes.io/serviceaccount/service-account.uid": uid,
+        "sub": format!("system:serviceaccount:{namespace}:{name}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +297,24 @@ mod tests {
         assert_eq!(super::tests::signer().verify(&token), None, "another key's signature does not hold");
         assert_eq!(signer.verify("not.a.token"), None);
         assert_eq!(signer.verify("garbage"), None);
+    }
+
+    #[test]
+    fn legacy_tokens_carry_the_legacy_claims_only() {
+        let signer = signer();
+        let claims = legacy_claims("ns", ("robot", "u-1"), "robot-token");
+        assert_eq!(
+            claims,
+            json!({
+                "iss": "kubernetes/serviceaccount",
+                "kubernetes.io/serviceaccount/namespace": "ns",
+                "kubernetes.io/serviceaccount/secret.name": "robot-token",
+                "kubernetes.io/serviceaccount/service-account.name": "robot",
+                "kubernetes.io/serviceaccount/service-account.uid": "u-1",
+                "sub": "system:serviceaccount:ns:robot",
+            })
+        );
+        assert_eq!(signer.verify(&signer.sign(&claims)), Some(claims));
     }
 
     #[test]

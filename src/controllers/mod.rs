@@ -1,14 +1,16 @@
 //! The in-process controllers a test cluster needs to behave like a real one: the garbage
 //! collector (ownerReferences, orphan and foreground deletion), the namespace controller
 //! (deleting a namespace's content, then the namespace), the ServiceAccount publisher, the
-//! CertificateSigningRequest signer and the ClusterRole aggregator. Each follows the store's
-//! watch directly, so it reacts within the same millisecond as the write, and acts through the
-//! registry's verbs, so its writes carry the same semantics and events as a client's.
+//! ServiceAccount tokens controller (legacy token Secrets), the CertificateSigningRequest signer
+//! and the ClusterRole aggregator. Each follows the store's watch directly, so it reacts within
+//! the same millisecond as the write, and acts through the registry's verbs, so its writes carry
+//! the same semantics and events as a client's.
 
 pub mod cluster_role_aggregation;
 pub mod csr_signing;
 pub mod garbage_collector;
 pub mod namespaces;
+pub mod service_account_tokens;
 pub mod service_accounts;
 
 use crate::instance::Instance;
@@ -26,14 +28,15 @@ pub struct Controllers {
 }
 
 impl Controllers {
-    /// Starts the garbage collector, the namespace, ServiceAccount, CSR signing and ClusterRole
-    /// aggregation controllers on `instance`.
+    /// Starts the garbage collector, the namespace, ServiceAccount, ServiceAccount tokens, CSR
+    /// signing and ClusterRole aggregation controllers on `instance`.
     pub fn start(instance: &Arc<Instance>) -> Controllers {
         // One watch and one parse of each event feed them all.
         let controllers: Vec<Box<dyn Controller>> = vec![
             Box::new(garbage_collector::GarbageCollector::default()),
             Box::new(namespaces::NamespaceController::default()),
             Box::new(service_accounts::ServiceAccountController::default()),
+            Box::new(service_account_tokens::ServiceAccountTokenController::default()),
             Box::new(csr_signing::CsrSigningController::default()),
             Box::new(cluster_role_aggregation::ClusterRoleAggregationController::default()),
         ];
