@@ -122,6 +122,42 @@ async fn a_derived_crd_is_established_with_its_names_and_stored_version() {
     assert_eq!(legacy["resources"][0]["singularName"], "widget");
 }
 
+/// `/openapi/v2` as a client reads it.
+async fn openapi_v2(twin: &TestServer) -> Value {
+    let request = http::Request::get("/openapi/v2").body(Vec::new()).unwrap();
+    serde_json::from_str(&twin.client().request_text(request).await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn openapi_v2_carries_custom_resources_while_their_crd_exists() {
+    let twin = TestServer::start().await.unwrap();
+    assert!(openapi_v2(&twin).await["definitions"].get("com.example.v1.Widget").is_none());
+    install_widgets(&twin).await;
+    let document = openapi_v2(&twin).await;
+    let widget = &document["definitions"]["com.example.v1.Widget"];
+    assert_eq!(
+        widget["x-kubernetes-group-version-kind"],
+        json!([{"group": "example.com", "kind": "Widget", "version": "v1"}])
+    );
+    assert_eq!(widget["properties"]["spec"]["properties"]["size"]["description"], "How big the widget is.");
+    assert_eq!(
+        widget["properties"]["metadata"]["$ref"],
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
+    let collection = &document["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets"];
+    assert_eq!(collection["get"]["x-kubernetes-action"], "list");
+    assert!(document["paths"].get("/api/v1/namespaces/{namespace}/pods").is_some(), "the built-in API is still there");
+
+    let crds: Api<CustomResourceDefinition> = Api::all(twin.client());
+    crds.delete("widgets.example.com", &DeleteParams::default()).await.unwrap();
+    let gone = async {
+        while openapi_v2(&twin).await["definitions"].get("com.example.v1.Widget").is_some() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(TIMEOUT, gone).await.expect("the definition leaves with its CRD");
+}
+
 #[tokio::test]
 async fn custom_resources_go_through_every_verb() {
     let twin = TestServer::start().await.unwrap();

@@ -161,7 +161,6 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-
     struct Fixture {
         instance: Instance,
         clock: Arc<FixedClock>,

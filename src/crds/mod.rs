@@ -13,6 +13,7 @@ mod cel_values;
 pub mod definition;
 pub mod lifecycle;
 pub mod openapi;
+pub mod openapi_v2;
 pub mod structural;
 pub mod validation;
 

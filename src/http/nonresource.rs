@@ -28,7 +28,7 @@ pub fn serve(instance: &Instance, info: &RequestInfo, request: &ApiRequest) -> O
         "/version" => respond::value(200, Representation::Json, &version()),
         "/metrics" => respond::bytes(200, "text/plain; version=0.0.4", instance.metrics.render()),
         "/api" | "/apis" => discovery_root(instance, path, request),
-        "/openapi/v2" => openapi_v2(request),
+        "/openapi/v2" => openapi_v2(instance, request),
         "/openapi/v3" => {
             respond::value(200, Representation::Json, &crate::crds::openapi::v3_index(&instance.catalog()))
         }
@@ -123,11 +123,12 @@ fn accepts_json(request: &ApiRequest) -> bool {
     }
 }
 
-fn openapi_v2(request: &ApiRequest) -> Response {
+/// The built-in document, with any custom resources spliced in.
+fn openapi_v2(instance: &Instance, request: &ApiRequest) -> Response {
     if !accepts_json(request) {
         return respond::error(&ApiError::not_acceptable(&["application/json"]));
     }
-    respond::bytes(200, "application/json", documents::builtin().v2.clone())
+    respond::bytes(200, "application/json", crate::crds::openapi_v2::document(&instance.catalog()))
 }
 
 /// A built-in document, or one for a custom resource group-version.
