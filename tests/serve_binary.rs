@@ -149,3 +149,49 @@ fn serve_refuses_to_start_when_a_manifest_cannot_be_created() {
     assert!(stderr.contains("the server does not serve Widget in example.com/v1"), "{stderr}");
     assert!(output.stdout.is_empty(), "no ready line");
 }
+
+#[tokio::test]
+async fn serve_takes_kube_apiserver_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("admin.kubeconfig");
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "s3cret,carol,carol-uid,\"qa,ops\"\n").unwrap();
+    let token_file = format!("--token-auth-file={}", tokens.display());
+    let args = [
+        "serve",
+        "--secure-port=0",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        &token_file,
+        "--authorization-mode",
+        "RBAC",
+        "--disable-admission-plugins=Priority",
+        "--etcd-servers=http://127.0.0.1:2379",
+    ];
+    let running = start(&args);
+    assert!(running.ready_line.starts_with("kubetwin ready: "), "{}", running.ready_line);
+    let mut config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    config.auth_info = kube::config::AuthInfo { token: Some("s3cret".to_string().into()), ..Default::default() };
+    let carol = kube::Client::try_from(config).unwrap();
+    let Err(kube::Error::Api(status)) = Api::<Namespace>::all(carol).list(&Default::default()).await else {
+        panic!("carol authenticates with her static token and RBAC refuses her")
+    };
+    assert_eq!(status.code, 403);
+    assert!(status.message.starts_with("namespaces is forbidden: User \"carol\""), "{}", status.message);
+}
+
+#[test]
+fn serve_names_an_unknown_admission_plugin() {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubetwin"))
+        .args(["serve", "--secure-port=0", "--enable-admission-plugins=Bogus"])
+        .output()
+        .expect("running kubetwin");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("enable-admission-plugins plugin \"Bogus\" is unknown"), "{stderr}");
+}

@@ -115,6 +115,15 @@ fn all_flags() -> Vec<&'static Flag> {
     all
 }
 
+/// Whether kube-apiserver's command line, as kubetwin reads it, has the flag `name`, and if so
+/// whether it takes a value (`Some(true)`) or is a switch (`Some(false)`).
+pub fn flag_takes_value(name: &str) -> Option<bool> {
+    if is_ignored(name) {
+        return Some(true);
+    }
+    FLAGS.iter().chain(requestheader_flags::FLAGS).find(|flag| flag.name == name).map(|flag| flag.value.is_some())
+}
+
 /// Flags accepted for compatibility and ignored: storage and insecure serving do not exist here.
 fn is_ignored(name: &str) -> bool {
     name.starts_with("etcd-") || name == "insecure-port" || name == "insecure-bind-address"
@@ -363,7 +372,13 @@ impl ApiserverFlags {
     pub fn server_config(&self) -> Result<ServerConfig, String> {
         let (serving_cert, serving_key) = match (&self.tls_cert_file, &self.tls_private_key_file, &self.cert_dir) {
             (Some(cert), Some(key), _) => (Some(cert.clone()), Some(key.clone())),
-            (None, None, Some(dir)) if dir.join("apiserver.crt").is_file() && dir.join("apiserver.key").is_file() => {
+            // A directory kubetwin keeps its own PKI in (its CA key is there) is loaded whole,
+            // so a restart keeps every certificate; otherwise a serving pair there is supplied.
+            (None, None, Some(dir))
+                if dir.join("apiserver.crt").is_file()
+                    && dir.join("apiserver.key").is_file()
+                    && !dir.join("ca.key").is_file() =>
+            {
                 (Some(dir.join("apiserver.crt")), Some(dir.join("apiserver.key")))
             }
             (None, None, _) => (None, None),
@@ -450,8 +465,19 @@ impl ApiserverFlags {
 /// `kube-apiserver --help`, in pflag's layout (envtest greps it for flags).
 pub fn help() -> String {
     let mut text = String::from(
-        "kubetwin standing in for kube-apiserver: the Kubernetes API, in memory, over HTTPS.\n\nUsage:\n  kube-apiserver [flags]\n\nFlags:\n",
+        "kubetwin standing in for kube-apiserver: the Kubernetes API, in memory, over HTTPS.\n\nUsage:\n  kube-apiserver [flags]\n\n",
     );
+    text.push_str(&flag_list());
+    text
+}
+
+/// The kube-apiserver flags, after `command`'s own help.
+pub fn help_for(command: &str) -> String {
+    format!("{command} also takes kube-apiserver's flags (its --authorization-mode defaults to RBAC):\n{}", flag_list())
+}
+
+fn flag_list() -> String {
+    let mut text = String::from("Flags:\n");
     for flag in all_flags() {
         let head = match (flag.name, flag.value) {
             ("v", value) => format!("  -v, --v {}", value.unwrap_or_default()),

@@ -10,9 +10,8 @@ pub mod envtest;
 pub mod exec;
 pub mod requestheader_flags;
 
-use crate::instance::InstanceConfig;
-use crate::registry::allocators::{Cidr, PortAllocator};
 use crate::server::{Server, ServerConfig};
+use apiserver_flags::ApiserverFlags;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::net::IpAddr;
@@ -35,7 +34,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serve the Kubernetes API over HTTPS (the default).
+    /// Serve the Kubernetes API over HTTPS (the default). Every kube-apiserver flag listed
+    /// below is accepted too.
+    #[command(after_help = apiserver_flags::help_for("kubetwin serve"))]
     Serve(ServerFlags),
     /// Start a server on a free port, run COMMAND with KUBECONFIG (and KUBETWIN_URL) pointing at
     /// it, stop the server and exit with the command's exit code.
@@ -59,7 +60,7 @@ pub struct ServerFlags {
     /// ./kubetwin.kubeconfig; for exec: a temporary file, removed afterwards].
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Where the PKI is kept; PEMs already there are reused. Default: a fresh temporary directory.
+    /// Where the PKI is kept; PEMs already there are reused. Default: in memory only.
     #[arg(long)]
     pub cert_dir: Option<PathBuf>,
     /// The range Service ClusterIPs come from.
@@ -79,26 +80,38 @@ pub struct ServerFlags {
     /// Log more (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// The kube-apiserver flags on the command line that the options above do not cover
+    /// (`--authorization-mode`, `--token-auth-file`, `--enable-admission-plugins`, ...), as
+    /// [`split_apiserver_flags`] took them out before clap saw the rest.
+    #[arg(skip)]
+    pub apiserver_args: Vec<OsString>,
 }
 
 impl ServerFlags {
     /// The server configuration these flags describe; `default_port` applies when
     /// `--secure-port` is not given.
     pub fn server_config(&self, default_port: u16) -> Result<ServerConfig, String> {
-        let service_cluster_ip_range =
-            Cidr::parse(&self.service_cluster_ip_range).map_err(|e| format!("--service-cluster-ip-range: {e}"))?;
-        let service_node_port_range = PortAllocator::parse_range(&self.service_node_port_range)
-            .map_err(|e| format!("--service-node-port-range: {e}"))?;
-        let mut instance =
-            InstanceConfig { service_cluster_ip_range, service_node_port_range, ..InstanceConfig::default() };
-        instance.auth.requestheader = Some(requestheader_flags::issued_front_proxy(self.cert_dir.as_deref())?);
-        Ok(ServerConfig {
-            bind_address: self.bind_address,
-            secure_port: self.secure_port.unwrap_or(default_port),
-            cert_dir: self.cert_dir.clone(),
-            instance,
-            ..ServerConfig::default()
-        })
+        let mut args: Vec<OsString> = vec![
+            format!("--secure-port={}", self.secure_port.unwrap_or(default_port)).into(),
+            format!("--bind-address={}", self.bind_address).into(),
+            format!("--service-cluster-ip-range={}", self.service_cluster_ip_range).into(),
+            format!("--service-node-port-range={}", self.service_node_port_range).into(),
+        ];
+        if let Some(cert_dir) = &self.cert_dir {
+            let mut flag = OsString::from("--cert-dir=");
+            flag.push(cert_dir);
+            args.push(flag);
+        }
+        // kubetwin's own default; kube-apiserver's is AlwaysAllow.
+        if !self.apiserver_args.iter().any(|arg| arg.to_string_lossy().starts_with("--authorization-mode")) {
+            args.push("--authorization-mode=RBAC".into());
+        }
+        args.extend(self.apiserver_args.iter().cloned());
+        let flags = ApiserverFlags::parse(&args)?;
+        if !flags.ignored.is_empty() {
+            tracing::warn!(ignored = flags.ignored.join(" "), "accepted but meaningless in memory");
+        }
+        flags.server_config()
     }
 
     /// Creates the `--crds`, then the `--manifests`, on a started server.
@@ -180,7 +193,14 @@ pub fn main() -> ExitCode {
         Some(_) => return envtest::etcd_main(args.collect()),
         None => {}
     }
-    let cli = Cli::parse();
+    let (ours, apiserver_args) = split_apiserver_flags(args.collect());
+    let mut cli = Cli::parse_from(std::iter::once(argv0).chain(ours));
+    match &mut cli.command {
+        Some(Command::Serve(flags)) => flags.apiserver_args = apiserver_args,
+        Some(Command::Exec(exec)) => exec.server.apiserver_args = apiserver_args,
+        None => cli.serve.apiserver_args = apiserver_args,
+        Some(Command::InstallEnvtestAssets(_)) => {}
+    }
     let result = match cli.command {
         Some(Command::Exec(exec_args)) => return exec::main(exec_args),
         Some(Command::InstallEnvtestAssets(install)) => envtest::install(&install),
@@ -196,6 +216,62 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The flags `serve` and `exec` declare themselves; every other kube-apiserver flag is passed on.
+const OWN_FLAGS: [(&str, bool); 11] = [
+    ("help", false),
+    ("version", false),
+    ("secure-port", true),
+    ("bind-address", true),
+    ("kubeconfig", true),
+    ("cert-dir", true),
+    ("service-cluster-ip-range", true),
+    ("service-node-port-range", true),
+    ("crds", true),
+    ("manifests", true),
+    ("verbose", false),
+];
+
+/// Takes the kube-apiserver flags kubetwin's own options do not declare (with their values) out
+/// of `args` (argv without argv[0]), so that `kubetwin serve` and `kubetwin exec` take the
+/// kube-apiserver command line as well. Splitting stops at `--` or at the first argument that
+/// is not a flag (after the subcommand): what follows belongs to `exec`'s command.
+fn split_apiserver_flags(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut args = args.into_iter();
+    let mut first = true;
+    while let Some(arg) = args.next() {
+        let text = arg.to_string_lossy().into_owned();
+        let subcommand = first && (text == "serve" || text == "exec");
+        first = false;
+        if text == "--" || (!text.starts_with('-') && !subcommand) || text == "install-envtest-assets" {
+            ours.push(arg);
+            ours.extend(args);
+            break;
+        }
+        let Some(long) = text.strip_prefix("--").or_else(|| text.strip_prefix("-").filter(|s| s.starts_with("v=")))
+        else {
+            ours.push(arg);
+            continue;
+        };
+        let (name, inline) = match long.split_once('=') {
+            Some((name, _)) => (name, true),
+            None => (long, false),
+        };
+        let (destination, takes_value) = match OWN_FLAGS.iter().find(|(own, _)| *own == name) {
+            Some((_, takes_value)) => (&mut ours, *takes_value),
+            None => match apiserver_flags::flag_takes_value(name) {
+                Some(takes_value) => (&mut theirs, takes_value),
+                None => (&mut ours, false),
+            },
+        };
+        destination.push(arg);
+        if takes_value && !inline {
+            destination.extend(args.next());
+        }
+    }
+    (ours, theirs)
+}
+
 fn run_serve(flags: ServerFlags) -> Result<(), String> {
     init_logging("info", flags.verbose);
     runtime().block_on(serve(flags))
@@ -209,6 +285,60 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    fn split(args: &[&str]) -> (Vec<String>, Vec<String>) {
+        let strings = |list: Vec<OsString>| list.into_iter().map(|a| a.into_string().unwrap()).collect();
+        let (ours, theirs) = split_apiserver_flags(args.iter().map(OsString::from).collect());
+        (strings(ours), strings(theirs))
+    }
+
+    #[test]
+    fn kube_apiserver_flags_are_taken_out_with_their_values() {
+        let (ours, theirs) = split(&[
+            "serve",
+            "--secure-port",
+            "0",
+            "--token-auth-file",
+            "t.csv",
+            "-v",
+            "--v=4",
+            "--anonymous-auth=false",
+            "--allow-privileged",
+            "--etcd-servers",
+            "x",
+            "--crds",
+            "d",
+            "--help",
+        ]);
+        assert_eq!(ours, ["serve", "--secure-port", "0", "-v", "--crds", "d", "--help"]);
+        assert_eq!(
+            theirs,
+            [
+                "--token-auth-file",
+                "t.csv",
+                "--v=4",
+                "--anonymous-auth=false",
+                "--allow-privileged",
+                "--etcd-servers",
+                "x"
+            ]
+        );
+        let (ours, theirs) =
+            split(&["exec", "--authorization-mode=Webhook", "--", "kubectl", "--token-auth-file", "x"]);
+        assert_eq!(ours, ["exec", "--", "kubectl", "--token-auth-file", "x"], "the command's arguments stay its own");
+        assert_eq!(theirs, ["--authorization-mode=Webhook"]);
+        let (ours, _) = split(&["exec", "pytest", "--v=2"]);
+        assert_eq!(ours, ["exec", "pytest", "--v=2"]);
+    }
+
+    #[test]
+    fn the_authorization_mode_defaults_to_rbac_unless_given() {
+        let mut flags = Cli::try_parse_from(["kubetwin", "serve"]).unwrap().serve;
+        let modes = |flags: &ServerFlags| flags.server_config(0).unwrap().instance.auth.authorization_modes;
+        assert_eq!(modes(&flags), [crate::auth::authorize::AuthorizationMode::Rbac]);
+        flags.apiserver_args = vec!["--authorization-mode=AlwaysAllow".into()];
+        assert_eq!(modes(&flags), [crate::auth::authorize::AuthorizationMode::AlwaysAllow]);
     }
 
     #[test]
