@@ -41,7 +41,7 @@ fn versions(crd: &Value) -> &[Value] {
 }
 
 /// `SetDefaults_CustomResourceDefinition`: singular and listKind names, the `None`
-/// conversion strategy.
+/// conversion strategy, port 443 for a conversion webhook's service.
 pub fn set_defaults(crd: &mut Value) {
     let kind = text(crd, "/spec/names/kind").to_string();
     if !kind.is_empty() {
@@ -50,6 +50,9 @@ pub fn set_defaults(crd: &mut Value) {
     }
     if crd.get("spec").is_some_and(Value::is_object) {
         set_default(crd, &["spec", "conversion", "strategy"], json!("None"));
+    }
+    if crd.pointer("/spec/conversion/webhook/clientConfig/service").is_some_and(Value::is_object) {
+        set_default(crd, &["spec", "conversion", "webhook", "clientConfig", "service", "port"], json!(443));
     }
 }
 
@@ -72,6 +75,7 @@ pub fn resource_infos(crd: &Value, terminating: bool) -> Vec<ResourceInfo> {
     let kind = text(crd, "/spec/names/kind").to_string();
     let storage = storage_version(crd).unwrap_or_default().to_string();
     let all = versions(crd);
+    let converter = super::conversion_webhook::WebhookConverter::from_crd(crd).map(Arc::new);
     all.iter()
         .map(|version| {
             let name = version["name"].as_str().unwrap_or_default().to_string();
@@ -106,6 +110,7 @@ pub fn resource_infos(crd: &Value, terminating: bool) -> Vec<ResourceInfo> {
                 crd_name: meta_str(crd, "name").to_string(),
                 storage_version: storage.clone(),
                 version_count: all.len(),
+                converter: converter.clone(),
                 defaults_on_read: structural.as_ref().is_some_and(Structural::has_defaults),
                 schema: structural,
                 rules: super::cel::Rules::compile(&schema),
@@ -200,10 +205,7 @@ pub fn errors(crd: &Value, old: Option<&Value>) -> Vec<FieldError> {
         "Cluster" | "Namespaced" => {}
         other => errors.push(unsupported("spec.scope".into(), other, &["Cluster", "Namespaced"])),
     }
-    match text(crd, "/spec/conversion/strategy") {
-        "" | "None" | "Webhook" => {}
-        other => errors.push(unsupported("spec.conversion.strategy".into(), other, &["None", "Webhook"])),
-    }
+    errors.extend(super::conversion_validation::errors(crd, old));
     errors.extend(version_errors(crd));
     errors.extend(super::cel::definition_errors(crd));
     if let Some(old) = old {

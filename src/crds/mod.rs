@@ -3,13 +3,16 @@
 //! [`CustomVersion`] (its structural schema, printer columns, scale paths), so custom resources
 //! go through the same generic registry as built-in ones; the hooks below are where that
 //! registry asks about them: pruning and defaulting on decode, schema validation, Table
-//! printers, storage-version conversion (`None` strategy) and field selectors. The CRD's own
-//! life (status conditions, catalog changes, the cleanup finalizer) is in [`lifecycle`], its
-//! validation and defaults in [`definition`], its CEL validation rules in [`cel`], and its
-//! `/openapi/v3` documents in [`openapi`].
+//! printers, storage-version conversion (the `None` strategy here, `Webhook` in
+//! [`conversion_webhook`], its configuration checked in [`conversion_validation`]) and field
+//! selectors. The CRD's own life (status conditions, catalog changes, the cleanup finalizer) is
+//! in [`lifecycle`], its validation and defaults in [`definition`], its CEL validation rules in
+//! [`cel`], and its `/openapi/v3` documents in [`openapi`].
 
 pub mod cel;
 mod cel_values;
+pub mod conversion_validation;
+pub mod conversion_webhook;
 pub mod definition;
 pub mod lifecycle;
 pub mod openapi;
@@ -24,6 +27,7 @@ use crate::registry::unknown_fields::{self, FieldValidation};
 use crate::selectors::FieldSelector;
 use crate::table::{CustomPrinter, Printer};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use structural::Structural;
 
 /// The group and resource of CustomResourceDefinitions themselves.
@@ -47,6 +51,9 @@ pub struct CustomVersion {
     pub storage_version: String,
     /// How many versions the CRD declares (more than one means `apiVersion` is rewritten).
     pub version_count: usize,
+    /// The conversion webhook, when `spec.conversion.strategy` is `Webhook` (shared by all
+    /// versions of the CRD).
+    pub converter: Option<Arc<conversion_webhook::WebhookConverter>>,
     pub schema: Option<Structural>,
     /// The compiled `x-kubernetes-validations` rules of the schema, if it has any.
     pub rules: Option<cel::Rules>,
@@ -123,25 +130,38 @@ pub fn converts(resource: &ResourceInfo) -> bool {
     resource.crd.as_ref().is_some_and(|c| c.version_count > 1 || c.defaults_on_read)
 }
 
-/// A stored custom resource as `resource`'s version shows it: the `None` conversion rewrites
-/// `apiVersion`, and defaults apply on read.
-pub fn from_storage(resource: &ResourceInfo, mut stored: Value) -> Value {
-    let Some(custom) = &resource.crd else { return stored };
-    if let Some(map) = stored.as_object_mut() {
-        map.insert("apiVersion".into(), json!(resource.api_version()));
-    }
+/// A stored custom resource as `resource`'s version shows it: converted (the `None` strategy
+/// rewrites `apiVersion`, the `Webhook` strategy asks the webhook), then defaulted on read.
+pub fn from_storage(resource: &ResourceInfo, stored: Value) -> ApiResult<Value> {
+    let Some(custom) = &resource.crd else { return Ok(stored) };
+    let mut object = convert(custom, stored, resource.api_version())?;
     if custom.defaults_on_read
         && let Some(schema) = &custom.schema
     {
-        structural::apply_defaults(&mut stored, schema);
+        structural::apply_defaults(&mut object, schema);
     }
-    stored
+    Ok(object)
 }
 
 /// A request's custom resource in the storage version.
-pub fn to_storage(resource: &ResourceInfo, mut object: Value) -> Value {
-    if let (Some(custom), Some(map)) = (&resource.crd, object.as_object_mut()) {
-        map.insert("apiVersion".into(), json!(format!("{}/{}", resource.group, custom.storage_version)));
+pub fn to_storage(resource: &ResourceInfo, object: Value) -> ApiResult<Value> {
+    match &resource.crd {
+        Some(custom) => convert(custom, object, format!("{}/{}", resource.group, custom.storage_version)),
+        None => Ok(object),
+    }
+}
+
+fn convert(custom: &CustomVersion, object: Value, api_version: String) -> ApiResult<Value> {
+    match &custom.converter {
+        Some(converter) => converter.convert(object, &api_version),
+        None => Ok(relabel(object, api_version)),
+    }
+}
+
+/// The `None` conversion: the object with `apiVersion` set to `api_version`.
+pub fn relabel(mut object: Value, api_version: String) -> Value {
+    if let Some(map) = object.as_object_mut() {
+        map.insert("apiVersion".into(), json!(api_version));
     }
     object
 }

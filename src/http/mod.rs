@@ -12,6 +12,7 @@ pub mod respond;
 pub mod scale;
 pub mod tls;
 pub mod watch;
+pub mod webhook_client;
 
 use crate::instance::Instance;
 use bytes::Bytes;

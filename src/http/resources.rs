@@ -139,7 +139,7 @@ pub fn encode_object(scope: &Scope<'_>, status: u16, stored: &Stored, request: &
     let representation = representation(request, false)?;
     Ok(match representation {
         Representation::Table => {
-            let object = scope.view(stored);
+            let object = scope.try_view(stored)?;
             let table = build_table_with(
                 &crate::crds::printer(&scope.resource),
                 &[&object],
@@ -151,9 +151,9 @@ pub fn encode_object(scope: &Scope<'_>, status: u16, stored: &Stored, request: &
             respond::value(status, representation, &table)
         }
         Representation::PartialObjectMetadata { .. } => {
-            respond::value(status, representation, &partial_metadata(&scope.view(stored)))
+            respond::value(status, representation, &partial_metadata(&scope.try_view(stored)?))
         }
-        _ => respond::json_bytes(status, representation, scope.view_json(stored)),
+        _ => respond::json_bytes(status, representation, scope.view_json(stored)?),
     })
 }
 
@@ -206,7 +206,7 @@ fn list(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
     let metadata = list_metadata(&result);
     Ok(match representation {
         Representation::Table => {
-            let objects: Vec<Value> = result.items.iter().map(|s| scope.view(s)).collect();
+            let objects: Vec<Value> = result.items.iter().map(|s| scope.try_view(s)).collect::<ApiResult<_>>()?;
             let references: Vec<&Value> = objects.iter().collect();
             let table = build_table_with(
                 &crate::crds::printer(&scope.resource),
@@ -219,7 +219,11 @@ fn list(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
             respond::value(200, representation, &table)
         }
         Representation::PartialObjectMetadata { .. } => {
-            let items: Vec<Value> = result.items.iter().map(|s| partial_metadata(&scope.view(s))).collect();
+            let items: Vec<Value> = result
+                .items
+                .iter()
+                .map(|s| scope.try_view(s).map(|o| partial_metadata(&o)))
+                .collect::<ApiResult<_>>()?;
             respond::value(
                 200,
                 representation,
@@ -232,7 +236,7 @@ fn list(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
         {
             stream_list(scope, &metadata, result.items)
         }
-        _ => respond::json_bytes(200, representation, encode_list(scope, &metadata, &result.items)),
+        _ => respond::json_bytes(200, representation, encode_list(scope, &metadata, &result.items)?),
     })
 }
 
@@ -291,7 +295,7 @@ fn stream_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: Vec<Stor
 
 /// `{"kind":"<Kind>List",...,"items":[...]}`, splicing each stored object's revision into its
 /// stored bytes without re-serializing it.
-pub fn encode_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: &[Stored]) -> Vec<u8> {
+pub fn encode_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: &[Stored]) -> ApiResult<Vec<u8>> {
     let resource = &scope.resource;
     let mut out = list_head(scope, metadata, 128 + items.iter().map(|s| s.bytes.len() + 32).sum::<usize>());
     for (i, item) in items.iter().enumerate() {
@@ -299,13 +303,13 @@ pub fn encode_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: &[St
             out.push(b',');
         }
         if crate::registry::conversion::converts(resource) {
-            out.extend_from_slice(&scope.view_json(item));
+            out.extend_from_slice(&scope.view_json(item)?);
         } else {
             crate::registry::encoding::write_with_revision(&mut out, &item.bytes, item.revision);
         }
     }
     out.extend_from_slice(b"]}");
-    out
+    Ok(out)
 }
 
 /// Parses a create or update body (JSON, YAML or protobuf) into an object of the OpenAPI
@@ -435,7 +439,7 @@ fn delete_collection(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Respo
     }
     let mut metadata = Map::new();
     metadata.insert("resourceVersion".into(), json!(scope.instance.store.current_revision().to_string()));
-    Ok(respond::json_bytes(200, Representation::Json, encode_list(scope, &metadata, &deleted)))
+    Ok(respond::json_bytes(200, Representation::Json, encode_list(scope, &metadata, &deleted)?))
 }
 
 #[cfg(test)]
@@ -463,7 +467,7 @@ mod tests {
             .collect();
         let mut metadata = Map::new();
         metadata.insert("resourceVersion".into(), json!("300"));
-        let whole = encode_list(&scope, &metadata, &items);
+        let whole = encode_list(&scope, &metadata, &items).unwrap();
         assert!(whole.len() > 2 * LIST_CHUNK_BYTES, "the list spans several chunks");
         let response = stream_list(&scope, &metadata, items);
         assert_eq!(response.headers()[http::header::CONTENT_TYPE], "application/json");

@@ -2,8 +2,10 @@
 //! events.k8s.io/v1 Events (stored as core/v1), and autoscaling/v1 and autoscaling/v2
 //! HorizontalPodAutoscalers (stored as v2). Objects are converted on their way in and out, as
 //! kube-apiserver converts through its internal version. Custom resources convert in
-//! [`crate::crds`] (`apiVersion` rewritten, defaults applied on read).
+//! [`crate::crds`] (`apiVersion` rewritten, or a conversion webhook asked; defaults applied on
+//! read); only a conversion webhook can fail.
 
+use crate::error::ApiResult;
 use crate::openapi::ResourceInfo;
 use serde_json::{Map, Value, json};
 
@@ -47,24 +49,39 @@ fn rename(object: &Value, renames: &[(&str, &str)], forward: bool, api_version: 
     Value::Object(out)
 }
 
-/// A stored object as the requested version shows it.
-pub fn from_storage(resource: &ResourceInfo, stored: Value) -> Value {
+/// A stored object as the requested version shows it; fails only when a CRD's conversion
+/// webhook does.
+pub fn try_from_storage(resource: &ResourceInfo, stored: Value) -> ApiResult<Value> {
     if resource.custom {
         return crate::crds::from_storage(resource, stored);
     }
-    match (resource.group.as_str(), resource.plural.as_str()) {
+    Ok(match (resource.group.as_str(), resource.plural.as_str()) {
         ("events.k8s.io", "events") => rename(&stored, &EVENT_RENAMES, true, "events.k8s.io/v1"),
         ("autoscaling", "horizontalpodautoscalers") if resource.version == "v1" => hpa_v2_to_v1(&stored),
         _ => stored,
-    }
+    })
 }
 
-/// A request's object in the storage version.
-pub fn to_storage(resource: &ResourceInfo, object: Value) -> Value {
+/// [`try_from_storage`] for callers that cannot fail (controllers, selectors, watch events):
+/// when a conversion webhook fails, the failure is logged and the object shown with only its
+/// `apiVersion` rewritten, as the `None` strategy would.
+pub fn from_storage(resource: &ResourceInfo, stored: Value) -> Value {
+    if resource.crd.as_ref().is_none_or(|c| c.converter.is_none()) {
+        return try_from_storage(resource, stored).expect("only conversion webhooks fail");
+    }
+    let fallback = stored.clone();
+    try_from_storage(resource, stored).unwrap_or_else(|error| {
+        tracing::warn!(resource = %resource.qualified_plural(), %error, "custom resource conversion failed");
+        crate::crds::relabel(fallback, resource.api_version())
+    })
+}
+
+/// A request's object in the storage version; fails only when a CRD's conversion webhook does.
+pub fn to_storage(resource: &ResourceInfo, object: Value) -> ApiResult<Value> {
     if resource.custom {
         return crate::crds::to_storage(resource, object);
     }
-    match (resource.group.as_str(), resource.plural.as_str()) {
+    Ok(match (resource.group.as_str(), resource.plural.as_str()) {
         ("events.k8s.io", "events") => {
             let mut event = rename(&object, &EVENT_RENAMES, false, "v1");
             event["kind"] = json!("Event");
@@ -72,7 +89,7 @@ pub fn to_storage(resource: &ResourceInfo, object: Value) -> Value {
         }
         ("autoscaling", "horizontalpodautoscalers") if resource.version == "v1" => hpa_v1_to_v2(&object),
         _ => object,
-    }
+    })
 }
 
 fn hpa_v1_to_v2(object: &Value) -> Value {
@@ -142,7 +159,7 @@ mod tests {
         let events = catalog.get("events.k8s.io", "v1", "events").unwrap();
         assert!(converts(events));
         let new_style = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "regarding": {"kind": "Pod", "name": "p"}, "note": "pulled", "reason": "Pulled", "type": "Normal", "reportingController": "kubelet"});
-        let stored = to_storage(events, new_style.clone());
+        let stored = to_storage(events, new_style.clone()).unwrap();
         assert_eq!(stored["apiVersion"], "v1");
         assert_eq!(stored["involvedObject"]["name"], "p");
         assert_eq!(stored["message"], "pulled");
@@ -155,7 +172,7 @@ mod tests {
         let catalog = Catalog::builtin();
         let v1 = catalog.get("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
         let object = json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"}, "spec": {"maxReplicas": 5, "targetCPUUtilizationPercentage": 70}});
-        let stored = to_storage(v1, object.clone());
+        let stored = to_storage(v1, object.clone()).unwrap();
         assert_eq!(stored["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70);
         assert_eq!(from_storage(v1, stored), object);
     }

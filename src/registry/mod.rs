@@ -36,29 +36,35 @@ pub struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    /// A stored object as this endpoint's version shows it, with its resourceVersion.
+    /// A stored object as this endpoint's version shows it, with its resourceVersion. A failed
+    /// conversion webhook is logged, not returned: see [`conversion::from_storage`].
     pub fn view(&self, stored: &Stored) -> Value {
         conversion::from_storage(&self.resource, stored.to_value())
     }
 
-    /// The same as [`Scope::view`], as JSON bytes; objects that need no conversion are spliced
-    /// from the stored bytes without parsing them.
-    pub fn view_json(&self, stored: &Stored) -> Vec<u8> {
+    /// [`Scope::view`] for a response: a failed conversion webhook is the request's error.
+    pub fn try_view(&self, stored: &Stored) -> crate::error::ApiResult<Value> {
+        conversion::try_from_storage(&self.resource, stored.to_value())
+    }
+
+    /// The same as [`Scope::try_view`], as JSON bytes; objects that need no conversion are
+    /// spliced from the stored bytes without parsing them.
+    pub fn view_json(&self, stored: &Stored) -> crate::error::ApiResult<Vec<u8>> {
         if conversion::converts(&self.resource) {
-            serde_json::to_vec(&self.view(stored)).expect("JSON values always serialize")
+            Ok(serde_json::to_vec(&self.try_view(stored)?).expect("JSON values always serialize"))
         } else {
-            stored.to_json()
+            Ok(stored.to_json())
         }
     }
 
     /// An object from a request, in the storage version and encoding.
-    pub fn storage_bytes(&self, object: &Value) -> bytes::Bytes {
+    pub fn storage_bytes(&self, object: &Value) -> crate::error::ApiResult<bytes::Bytes> {
         if conversion::converts(&self.resource) {
-            let mut stored = conversion::to_storage(&self.resource, object.clone());
+            let mut stored = conversion::to_storage(&self.resource, object.clone())?;
             strategy::metadata_mut(&mut stored).remove("resourceVersion");
-            encoding::encode_for_storage(&stored)
+            Ok(encoding::encode_for_storage(&stored))
         } else {
-            encoding::encode_for_storage(object)
+            Ok(encoding::encode_for_storage(object))
         }
     }
 }

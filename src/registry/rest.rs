@@ -234,7 +234,7 @@ impl Scope<'_> {
             self.check_namespace(&name)?;
             super::admission::admit_create(self, &mut candidate)?;
             let allocation = services::allocate(self, &mut candidate, None)?;
-            let bytes = self.storage_bytes(&candidate);
+            let bytes = self.storage_bytes(&candidate)?;
             if options.dry_run {
                 allocation.release(self.instance);
                 if storage::read(&self.instance.store, &self.key(&name))?.is_some() {
@@ -309,7 +309,7 @@ impl Scope<'_> {
             if precondition.is_some_and(|rv| rv != current.revision) {
                 return Err(ApiError::modified(self.error_resource(), name));
             }
-            let old = self.view(&current);
+            let old = self.try_view(&current)?;
             let mut object = transform(&old)?;
             crate::auth::rbac::confirm_no_escalation(self, &options.requester, &object, Some(&old))?;
             let warnings = crate::crds::decode(self, &mut object, options.field_validation, false)?;
@@ -327,7 +327,7 @@ impl Scope<'_> {
             super::admission::admit_update(self, &object)?;
             services::keep_allocations(self, &mut object, &old)?;
             let finalized = strategy::deletion_complete(&self.resource, &object);
-            let bytes = self.storage_bytes(&object);
+            let bytes = self.storage_bytes(&object)?;
             if options.dry_run {
                 return Ok(WriteResult {
                     object: Stored { bytes, revision: current.revision },
@@ -392,7 +392,7 @@ impl Scope<'_> {
     pub fn delete(&self, name: &str, options: &DeleteOptions) -> ApiResult<Deleted> {
         for _attempt in 0..MAX_RETRIES {
             let current = self.get(name)?;
-            let mut object = self.view(&current);
+            let mut object = self.try_view(&current)?;
             self.check_preconditions(name, &object, current.revision, options)?;
             let policy = options.propagation_policy.as_deref().unwrap_or_else(|| default_propagation(&self.resource));
             let finalizer = match policy {
@@ -453,7 +453,7 @@ impl Scope<'_> {
                 metadata.insert("deletionGracePeriodSeconds".into(), json!(options.grace_period_seconds.unwrap_or(0)));
             }
             metadata.remove("resourceVersion");
-            let bytes = self.storage_bytes(&object);
+            let bytes = self.storage_bytes(&object)?;
             if options.dry_run {
                 return Ok(Deleted::Pending(Stored { bytes, revision: current.revision }));
             }
