@@ -25,7 +25,9 @@ pub struct RecordedRequest {
     /// The `fieldManager` of a write, as given or derived from the User-Agent.
     pub field_manager: Option<String>,
     pub code: u16,
-    /// For writes: the object before the request and after it (None where there was none).
+    /// For writes: the object before the request and after it (None where there was none), at
+    /// the request's version; for a custom resource converted by a webhook, at the stored
+    /// version, so that recording makes no webhook call of its own.
     pub before: Option<Value>,
     pub after: Option<Value>,
 }
@@ -131,5 +133,7 @@ fn current(instance: &Instance, info: &RequestInfo, name: &str) -> Option<Value>
     let resource = instance.resource(&info.group, &info.version, &info.resource)?;
     let namespace = resource.namespaced.then_some(info.namespace.as_str());
     let scope = Scope { instance, resource, namespace };
-    scope.get(name).ok().map(|stored| scope.view(&stored))
+    let stored = scope.get(name).ok()?;
+    let webhook_converted = scope.resource.crd.as_ref().is_some_and(|custom| custom.converter.is_some());
+    Some(if webhook_converted { stored.to_value() } else { scope.view(&stored) })
 }

@@ -23,16 +23,16 @@ use std::time::Duration;
 /// One flag kubetwin's kube-apiserver understands: its name, its value's type (`None` for a
 /// boolean) and its help.
 pub(super) struct Flag {
-    name: &'static str,
-    value: Option<&'static str>,
-    help: &'static str,
+    pub(super) name: &'static str,
+    pub(super) value: Option<&'static str>,
+    pub(super) help: &'static str,
 }
 
 pub(super) const fn flag(name: &'static str, value: Option<&'static str>, help: &'static str) -> Flag {
     Flag { name, value, help }
 }
 
-const FLAGS: &[Flag] = &[
+pub(super) const FLAGS: &[Flag] = &[
     flag("advertise-address", Some("ip"), "The address the kubernetes Service's endpoints name."),
     flag("allow-privileged", None, "Accepted; kubetwin runs no containers, privileged or not."),
     flag("anonymous-auth", None, "Let requests no authenticator claims in as system:anonymous. (default true)"),
@@ -108,25 +108,20 @@ const FLAGS: &[Flag] = &[
     flag("version", None, "Print the version and exit."),
 ];
 
-/// Every flag, in the order `--help` lists them.
-fn all_flags() -> Vec<&'static Flag> {
-    let mut all: Vec<&Flag> = FLAGS.iter().chain(requestheader_flags::FLAGS).collect();
-    all.sort_by_key(|flag| flag.name);
-    all
-}
-
 /// Whether kube-apiserver's command line, as kubetwin reads it, has the flag `name`, and if so
 /// whether it takes a value (`Some(true)`) or is a switch (`Some(false)`).
 pub fn flag_takes_value(name: &str) -> Option<bool> {
     if is_ignored(name) {
-        return Some(true);
+        return Some(name != "logtostderr");
     }
     FLAGS.iter().chain(requestheader_flags::FLAGS).find(|flag| flag.name == name).map(|flag| flag.value.is_some())
 }
 
-/// Flags accepted for compatibility and ignored: storage and insecure serving do not exist here.
-fn is_ignored(name: &str) -> bool {
-    name.starts_with("etcd-") || name == "insecure-port" || name == "insecure-bind-address"
+/// Flags accepted for compatibility and ignored: storage, kubelets, audit and insecure serving
+/// do not exist here, logs go to stderr, and events are kept until deleted.
+pub(super) fn is_ignored(name: &str) -> bool {
+    ["etcd-", "kubelet-", "audit-"].iter().any(|prefix| name.starts_with(prefix))
+        || ["insecure-port", "insecure-bind-address", "logtostderr", "log-dir", "event-ttl"].contains(&name)
 }
 
 /// A parsed kube-apiserver command line.
@@ -268,7 +263,7 @@ impl ApiserverFlags {
                 None => (name_and_value, None),
             };
             if is_ignored(name) {
-                if inline.is_none() {
+                if inline.is_none() && flag_takes_value(name) == Some(true) {
                     args.next().transpose()?;
                 }
                 flags.ignored.push(format!("--{name}"));
@@ -462,37 +457,6 @@ impl ApiserverFlags {
     }
 }
 
-/// `kube-apiserver --help`, in pflag's layout (envtest greps it for flags).
-pub fn help() -> String {
-    let mut text = String::from(
-        "kubetwin standing in for kube-apiserver: the Kubernetes API, in memory, over HTTPS.\n\nUsage:\n  kube-apiserver [flags]\n\n",
-    );
-    text.push_str(&flag_list());
-    text
-}
-
-/// The kube-apiserver flags, after `command`'s own help.
-pub fn help_for(command: &str) -> String {
-    format!("{command} also takes kube-apiserver's flags (its --authorization-mode defaults to RBAC):\n{}", flag_list())
-}
-
-fn flag_list() -> String {
-    let mut text = String::from("Flags:\n");
-    for flag in all_flags() {
-        let head = match (flag.name, flag.value) {
-            ("v", value) => format!("  -v, --v {}", value.unwrap_or_default()),
-            ("help", _) => "  -h, --help".to_string(),
-            (name, Some(value)) => format!("      --{name} {value}"),
-            (name, None) => format!("      --{name}"),
-        };
-        text.push_str(&format!("{head:<48} {}\n", flag.help));
-    }
-    text.push_str(
-        "\nAlso accepted and ignored, as nothing in memory needs them: etcd-*, insecure-port, insecure-bind-address.\n",
-    );
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,13 +537,24 @@ mod tests {
     }
 
     #[test]
-    fn help_lists_every_flag_but_not_insecure_port() {
-        let help = help();
-        for flag in all_flags() {
-            assert!(help.contains(&format!("--{} ", flag.name)), "--{} is missing from\n{help}", flag.name);
-        }
-        assert!(!help.lines().any(|line| line.trim_start().starts_with("--insecure-port")));
-        assert!(help.lines().any(|line| line.trim_start().starts_with("--secure-port int")));
+    fn flags_meaningless_in_memory_are_ignored_with_or_without_values() {
+        let flags = parse(&[
+            "--logtostderr",
+            "--kubelet-client-key",
+            "k.pem",
+            "--audit-log-path=/var/log/a",
+            "--event-ttl",
+            "1h",
+            "--log-dir",
+            "/tmp",
+            "--secure-port=1",
+        ])
+        .unwrap();
+        assert_eq!(
+            flags.ignored,
+            ["--logtostderr", "--kubelet-client-key", "--audit-log-path", "--event-ttl", "--log-dir"]
+        );
+        assert_eq!(flags.secure_port, 1, "a switch takes no value, so the next flag is read");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!
 //! Both stop on SIGTERM or SIGINT, as envtest stops them.
 
-use super::apiserver_flags::{self, ApiserverFlags};
+use super::apiserver_flags::ApiserverFlags;
 use crate::server::Server;
 use clap::Args;
 use http_body_util::Full;
@@ -100,7 +100,7 @@ pub fn kube_apiserver_main(args: Vec<OsString>) -> ExitCode {
         }
     };
     if flags.help {
-        print!("{}", apiserver_flags::help());
+        print!("{}", super::apiserver_help::help());
         return ExitCode::SUCCESS;
     }
     if flags.version {

@@ -6,6 +6,7 @@
 //! it behaves as those. Logs go to stderr.
 
 pub mod apiserver_flags;
+pub mod apiserver_help;
 pub mod envtest;
 pub mod exec;
 pub mod requestheader_flags;
@@ -36,7 +37,7 @@ struct Cli {
 enum Command {
     /// Serve the Kubernetes API over HTTPS (the default). Every kube-apiserver flag listed
     /// below is accepted too.
-    #[command(after_help = apiserver_flags::help_for("kubetwin serve"))]
+    #[command(after_help = apiserver_help::help_for("kubetwin serve"))]
     Serve(ServerFlags),
     /// Start a server on a free port, run COMMAND with KUBECONFIG (and KUBETWIN_URL) pointing at
     /// it, stop the server and exit with the command's exit code.
