@@ -514,3 +514,61 @@ async fn kubectl_applies_a_crd_prints_its_columns_and_explains_it() {
         "{explained}"
     );
 }
+
+/// A CRD whose schema carries a description of `size` bytes.
+fn big_crd(size: usize) -> String {
+    format!(
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: bigs.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {{kind: Big, plural: bigs}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: "{}"
+"#,
+        "x".repeat(size)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_too_big_for_client_side_apply_goes_in_with_server_side_apply() {
+    let twin = TestServer::start().await.unwrap();
+    let crd = big_crd(300 * 1024);
+    let refused = twin.kubectl_with_input(&["apply", "-f", "-"], &crd).await;
+    assert!(
+        refused.err().contains(
+            "The CustomResourceDefinition \"bigs.example.com\" is invalid: metadata.annotations: Too long: may not be more than 262144 bytes"
+        ),
+        "{}",
+        refused.stderr
+    );
+    let applied = twin.kubectl_with_input(&["apply", "--server-side", "-f", "-"], &crd).await;
+    assert_eq!(
+        applied.ok().trim(),
+        "customresourcedefinition.apiextensions.k8s.io/bigs.example.com serverside-applied"
+    );
+}
+
+#[tokio::test]
+async fn labels_and_annotations_are_validated_on_every_kind() {
+    let twin = TestServer::start().await.unwrap();
+    install_widgets(&twin).await;
+    let mut bad = widget("labelled", 1);
+    bad.metadata.labels = Some([("app".to_string(), "not valid!".to_string())].into());
+    let status = api_error(Api::<Widget>::default_namespaced(twin.client()).create(&PostParams::default(), &bad).await);
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+    assert!(
+        status.message.starts_with("Widget.example.com \"labelled\" is invalid: metadata.labels: Invalid value: \"not valid!\": a valid label must be an empty string"),
+        "{}",
+        status.message
+    );
+}

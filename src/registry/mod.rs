@@ -14,6 +14,7 @@ mod field_set;
 pub mod list;
 pub mod managed_fields;
 pub mod names;
+pub mod object_meta;
 pub mod rest;
 pub mod services;
 pub mod storage;

@@ -82,6 +82,7 @@ pub fn validate(resource: &ResourceInfo, object: &Value, old: Option<&Value>) ->
         errors.extend(immutability_errors(resource, object, old));
         errors.extend(finalizer_errors(object, old));
     }
+    errors.extend(super::object_meta::errors(object));
     errors.extend(kind_errors(resource, object));
     errors.extend(crate::crds::object_errors(resource, object, old));
     if errors.is_empty() { Ok(()) } else { Err(ApiError::invalid(&resource.group, &resource.kind, name, errors)) }
