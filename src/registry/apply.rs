@@ -7,10 +7,10 @@
 
 use super::apply_merge::{clean_config, merge, remove_path};
 use super::field_set::path_string;
-use super::managed_fields::{Entry, FieldSet, entries_of, write_entries};
+use super::managed_fields::{Entry, FieldSet, stored_entries, write_entries};
 use crate::error::{ApiError, Reason};
 use crate::openapi::{SchemaId, Schemas};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// Who applies, and how.
 #[derive(Debug, Clone)]
@@ -63,35 +63,51 @@ pub fn apply(
 ) -> Result<Value, Vec<Conflict>> {
     let config = clean_config(config);
     let applied = FieldSet::of_object(schemas, root, &config).without_map_members();
-    let mut live_clean = live.clone();
-    if let Some(metadata) = live_clean.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("managedFields");
-    }
-    let mut merged = merge(schemas, root, &live_clean, &config);
+    let mut merged = without_managed_fields(live);
+    merge(schemas, root, &mut merged, &config);
 
-    let mut entries = entries_of(live);
-    let mine = entries.iter().position(|e| e.is(applier.manager, "Apply", applier.api_version, applier.subresource));
-    let (last, last_time) = match mine {
-        Some(i) => {
-            let entry = entries.remove(i);
-            (entry.fields, Some(entry.time))
+    // The manager's own entry is only compared with what it applies now, and decoded only
+    // when that differs.
+    let mut entries = Vec::new();
+    let mut mine = None;
+    for (mut entry, fields) in stored_entries(live) {
+        if mine.is_none() && entry.is(applier.manager, "Apply", applier.api_version, applier.subresource) {
+            mine = Some((entry.time, fields));
+        } else {
+            entry.fields = FieldSet::from_fields_v1(fields);
+            entries.push(entry);
         }
-        None => (FieldSet::default(), None),
+    }
+    let same_fields = match &mine {
+        Some((_, fields)) => applied.is_parsed_from(fields),
+        None => applied.is_empty(),
     };
 
-    // Prune what the manager applied before and dropped now, unless someone owns it.
-    let managed = entries.iter().fold(applied.clone(), |all, e| all.union(&e.fields));
-    let mut prune = last.with_named_fields_as_members().difference(&managed.with_named_fields_as_members());
-    for top in ["f:metadata", "f:apiVersion", "f:kind"] {
-        if let Some(node) = prune.children.get_mut(top) {
-            node.own = false;
+    // Prune what the manager applied before and dropped now, unless someone owns it. Applying
+    // the same fields as last time drops nothing: every path of `last` is then one of
+    // `applied`, which `managed` includes.
+    if !same_fields {
+        let last = mine.as_ref().map(|(_, fields)| FieldSet::from_fields_v1(fields)).unwrap_or_default();
+        let managed = entries.iter().fold(applied.clone(), |all, e| all.union(&e.fields));
+        let mut prune = last.with_named_fields_as_members().difference(&managed.with_named_fields_as_members());
+        for top in ["f:metadata", "f:apiVersion", "f:kind"] {
+            if let Some(node) = prune.children.get_mut(top) {
+                node.own = false;
+            }
+        }
+        for path in prune.member_paths() {
+            remove_path(&mut merged, &path);
         }
     }
-    for path in prune.member_paths() {
-        remove_path(&mut merged, &path);
-    }
 
-    let (changed, removed) = FieldSet::compare(schemas, root, &live_clean, &merged);
+    // `merged` has no managedFields; `live` is compared without them, and they are untracked,
+    // so the comparison finds what it finds between `merged` and `live` without them.
+    let merged_is_live = equal_but_managed_fields(live, &merged);
+    let (changed, removed) = if merged_is_live {
+        (FieldSet::default(), FieldSet::default())
+    } else {
+        FieldSet::compare(schemas, root, live, &merged)
+    };
     let mut conflicts = Vec::new();
     for entry in &mut entries {
         let conflicting = entry.fields.intersection(&changed);
@@ -108,8 +124,8 @@ pub fn apply(
         return Err(conflicts);
     }
 
-    let unchanged = merged == live_clean && applied == last;
-    let time = match last_time {
+    let unchanged = merged_is_live && same_fields;
+    let time = match mine.map(|(time, _)| time) {
         Some(time) if unchanged => time,
         _ => applier.now.to_string(),
     };
@@ -128,10 +144,50 @@ pub fn apply(
     Ok(merged)
 }
 
+/// `live` without `metadata.managedFields`, as cloning it and removing them leaves it (the
+/// last metadata field takes their place), without cloning them only to drop them.
+fn without_managed_fields(live: &Value) -> Value {
+    let Value::Object(map) = live else { return live.clone() };
+    let copy = |(key, value): (&String, &Value)| {
+        let value = match value {
+            Value::Object(metadata) if key == "metadata" => {
+                let mut metadata: Map<String, Value> = metadata
+                    .iter()
+                    .map(|(field, value)| {
+                        (field.clone(), if field == "managedFields" { Value::Null } else { value.clone() })
+                    })
+                    .collect();
+                metadata.remove("managedFields");
+                Value::Object(metadata)
+            }
+            _ => value.clone(),
+        };
+        (key.clone(), value)
+    };
+    Value::Object(map.iter().map(copy).collect())
+}
+
+/// Whether `other` equals [`without_managed_fields`]`(live)`, found without building it.
+fn equal_but_managed_fields(live: &Value, other: &Value) -> bool {
+    let (Value::Object(live), Value::Object(other)) = (live, other) else { return live == other };
+    let same_metadata = |live: &Map<String, Value>, other: &Value| {
+        let Value::Object(other) = other else { return false };
+        let kept = || live.iter().filter(|(field, _)| *field != "managedFields");
+        kept().count() == other.len() && kept().all(|(field, value)| other.get(field) == Some(value))
+    };
+    live.len() == other.len()
+        && live.iter().all(|(key, value)| match (value, other.get(key)) {
+            (Value::Object(metadata), Some(theirs)) if key == "metadata" => same_metadata(metadata, theirs),
+            (value, theirs) => theirs == Some(value),
+        })
+}
+
+#[cfg(test)]
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::openapi::schema;
+    use crate::registry::managed_fields::entries_of;
 
     fn root() -> Option<SchemaId> {
         schema().id("io.k8s.api.apps.v1.Deployment")
@@ -207,6 +263,19 @@ mod tests {
         without_replicas["spec"].as_object_mut().unwrap().remove("replicas");
         let kept = apply(schema(), root(), &both, &without_replicas, &applier("alpha", false)).unwrap();
         assert_eq!(kept["spec"]["replicas"], 2);
+    }
+
+    #[test]
+    fn live_objects_compare_without_their_managed_fields() {
+        let live = json!({"metadata": {"name": "a", "managedFields": [{}], "labels": {"x": "y"}}, "spec": {"r": 1}});
+        let clean = without_managed_fields(&live);
+        assert_eq!(clean, json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"r": 1}}));
+        assert_eq!(clean["metadata"].as_object().unwrap().keys().collect::<Vec<_>>(), ["name", "labels"]);
+        assert!(equal_but_managed_fields(&live, &clean));
+        let mut relabelled = clean.clone();
+        relabelled["metadata"]["labels"]["x"] = json!("z");
+        assert!(!equal_but_managed_fields(&live, &relabelled));
+        assert!(!equal_but_managed_fields(&live, &json!({"metadata": {"name": "a"}, "spec": {"r": 1}})));
     }
 
     #[test]

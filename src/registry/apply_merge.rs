@@ -8,40 +8,49 @@
 use super::managed_fields::{ListKind, is_atomic_map, list_kind};
 use crate::openapi::{SchemaId, Schemas};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-/// `live` with `config` merged over it. Nulls in `config` mean "not set" and are skipped.
-pub fn merge(schemas: &Schemas, schema: Option<SchemaId>, live: &Value, config: &Value) -> Value {
-    match (live, config) {
+/// Merges `config` over `live`, in place. Nulls in `config` mean "not set" and are skipped.
+/// Fields of `live` keep their place; fields only `config` sets follow them in its order.
+pub fn merge(schemas: &Schemas, schema: Option<SchemaId>, live: &mut Value, config: &Value) {
+    match (&mut *live, config) {
         (Value::Object(live_map), Value::Object(config_map)) if !schema.is_some_and(|s| is_atomic_map(schemas, s)) => {
-            let mut out = live_map.clone();
             for (key, value) in config_map {
                 if value.is_null() {
                     continue;
                 }
-                let child = schema.and_then(|s| schemas.field(s, key));
-                let merged = match live_map.get(key) {
-                    Some(existing) => merge(schemas, child, existing, value),
-                    None => strip_nulls(value),
-                };
-                out.insert(key.clone(), merged);
+                match live_map.get_mut(key) {
+                    Some(existing) => merge(schemas, schema.and_then(|s| schemas.field(s, key)), existing, value),
+                    None => {
+                        live_map.insert(key.clone(), strip_nulls(value));
+                    }
+                }
             }
-            Value::Object(out)
+            return;
         }
         (Value::Array(live_items), Value::Array(config_items)) => {
-            let Some(list) = schema else { return strip_nulls(config) };
-            let item_schema = schemas.items(list);
-            match list_kind(schemas, list) {
-                ListKind::Atomic => strip_nulls(config),
-                ListKind::Map(keys) => {
-                    let id = |item: &Value| keys.item_key(item);
-                    merge_lists(live_items, config_items, id, |l, c| merge(schemas, item_schema, l, c))
+            if let Some(list) = schema {
+                match list_kind(schemas, list) {
+                    ListKind::Atomic => {}
+                    ListKind::Map(keys) => {
+                        let item_schema = schemas.items(list);
+                        let items = std::mem::take(live_items);
+                        let merge_item = |l: &mut Value, c: &Value| merge(schemas, item_schema, l, c);
+                        *live_items = merge_lists(items, config_items, |item| keys.item_key(item), merge_item);
+                        return;
+                    }
+                    ListKind::Set => {
+                        let items = std::mem::take(live_items);
+                        *live_items = merge_lists(items, config_items, |item| item.to_string(), |l, c| *l = c.clone());
+                        return;
+                    }
                 }
-                ListKind::Set => merge_lists(live_items, config_items, |item| item.to_string(), |_, c| c.clone()),
             }
         }
-        _ => strip_nulls(config),
+        _ => {}
     }
+    *live = strip_nulls(config);
 }
 
 fn strip_nulls(value: &Value) -> Value {
@@ -54,27 +63,44 @@ fn strip_nulls(value: &Value) -> Value {
     }
 }
 
+/// Whether some object in `value` has a null field, which [`strip_nulls`] would drop.
+fn has_null_fields(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.values().any(|v| v.is_null() || has_null_fields(v)),
+        Value::Array(items) => items.iter().any(has_null_fields),
+        _ => false,
+    }
+}
+
 /// The associative list merge of structured-merge-diff (`mergeListTypes`): items only `live`
 /// has stay where they were, shared items follow the applied order.
 fn merge_lists(
-    live: &[Value],
+    mut live: Vec<Value>,
     config: &[Value],
     id: impl Fn(&Value) -> String,
-    merge_item: impl Fn(&Value, &Value) -> Value,
-) -> Value {
+    merge_item: impl Fn(&mut Value, &Value),
+) -> Vec<Value> {
     let live_ids: Vec<String> = live.iter().map(&id).collect();
     let config_ids: Vec<String> = config.iter().map(&id).collect();
-    let live_by_id: HashMap<&str, &Value> = live_ids.iter().map(String::as_str).zip(live).collect();
+    let live_by_id: HashMap<&str, usize> = live_ids.iter().map(String::as_str).zip(0..).collect();
     let config_by_id: HashMap<&str, &Value> = config_ids.iter().map(String::as_str).zip(config).collect();
+    // Without repeated ids every id is taken once at most, so live items can move into the
+    // result; a repeated id may be taken again and needs its live item intact.
+    let ids_unique = live_by_id.len() == live.len() && config_by_id.len() == config.len();
     let mut shared: std::collections::VecDeque<&str> =
         config_ids.iter().map(String::as_str).filter(|i| live_by_id.contains_key(i)).collect();
     let mut next_shared = shared.pop_front();
     let mut merged: HashSet<&str> = HashSet::new();
     let mut out = Vec::with_capacity(live.len() + config.len());
     let (mut l, mut r) = (0, 0);
-    let take = |pe: &str| match (live_by_id.get(pe), config_by_id.get(pe)) {
-        (Some(lv), Some(cv)) => merge_item(lv, cv),
-        (Some(lv), None) => (*lv).clone(),
+    let mut take = |pe: &str| match (live_by_id.get(pe), config_by_id.get(pe)) {
+        (Some(&i), config_item) => {
+            let mut item = if ids_unique { std::mem::take(&mut live[i]) } else { live[i].clone() };
+            if let Some(config_item) = config_item {
+                merge_item(&mut item, config_item);
+            }
+            item
+        }
         (None, Some(cv)) => strip_nulls(cv),
         (None, None) => Value::Null,
     };
@@ -115,7 +141,7 @@ fn merge_lists(
             }
         }
     }
-    Value::Array(out)
+    out
 }
 
 /// Removes the value at `path` (FieldsV1 elements) from `value`, if it is there.
@@ -149,16 +175,26 @@ fn item_index(list: &Value, element: &str) -> Option<usize> {
     items.iter().position(|item| std::ptr::eq(item, target))
 }
 
+/// Metadata the server owns, which an applied configuration cannot set.
+const SERVER_OWNED_METADATA: [&str; 6] =
+    ["managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink"];
+
 /// The applied configuration cleaned for merging: nulls dropped and the metadata the server
-/// owns (managedFields, resourceVersion, uid, creationTimestamp, ...) left out.
-pub fn clean_config(config: &Value) -> Value {
+/// owns (managedFields, resourceVersion, uid, creationTimestamp, ...) left out. Borrowed when
+/// there is nothing to drop, as with most configurations.
+pub fn clean_config(config: &Value) -> Cow<'_, Value> {
+    let metadata = config.get("metadata").and_then(Value::as_object);
+    let sets_server_owned = metadata.is_some_and(|m| SERVER_OWNED_METADATA.iter().any(|f| m.contains_key(*f)));
+    if !sets_server_owned && !has_null_fields(config) {
+        return Cow::Borrowed(config);
+    }
     let mut config = strip_nulls(config);
     if let Some(metadata) = config.get_mut("metadata").and_then(Value::as_object_mut) {
-        for field in ["managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink"] {
+        for field in SERVER_OWNED_METADATA {
             metadata.remove(field);
         }
     }
-    config
+    Cow::Owned(config)
 }
 
 #[cfg(test)]
@@ -169,6 +205,12 @@ mod tests {
 
     fn deployment() -> Option<SchemaId> {
         schema().id("io.k8s.api.apps.v1.Deployment")
+    }
+
+    fn merge_over(root: Option<SchemaId>, live: &Value, config: &Value) -> Value {
+        let mut merged = live.clone();
+        merge(schema(), root, &mut merged, config);
+        merged
     }
 
     #[test]
@@ -183,7 +225,7 @@ mod tests {
             {"name": "a", "image": "a:2", "args": ["y"]},
             {"name": "c", "image": "c:1"},
         ]}}}});
-        let merged = merge(schema(), deployment(), &live, &config);
+        let merged = merge_over(deployment(), &live, &config);
         assert_eq!(
             merged.pointer("/spec/template/spec/containers").unwrap(),
             &json!([
@@ -200,7 +242,7 @@ mod tests {
     fn granular_maps_merge_atomic_ones_are_replaced_and_nulls_are_unset() {
         let live = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"selector": {"matchLabels": {"a": "1"}}, "paused": true}});
         let config = json!({"metadata": {"labels": {"b": "2"}}, "spec": {"selector": {"matchLabels": {"b": "2"}}, "paused": null}});
-        let merged = merge(schema(), deployment(), &live, &config);
+        let merged = merge_over(deployment(), &live, &config);
         assert_eq!(merged["metadata"]["labels"], json!({"a": "1", "b": "2"}));
         assert_eq!(merged["spec"]["selector"], json!({"matchLabels": {"b": "2"}}), "LabelSelector is an atomic map");
         assert_eq!(merged["spec"]["paused"], json!(true));
@@ -211,9 +253,9 @@ mod tests {
         let configmap = schema().id("io.k8s.api.core.v1.ConfigMap");
         let live = json!({"metadata": {"finalizers": ["a", "b"]}});
         let config = json!({"metadata": {"finalizers": ["c", "a"]}});
-        let merged = merge(schema(), configmap, &live, &config);
+        let merged = merge_over(configmap, &live, &config);
         assert_eq!(merged["metadata"]["finalizers"], json!(["c", "a", "b"]));
-        let untyped = merge(schema(), None, &json!({"l": [1, 2]}), &json!({"l": [3]}));
+        let untyped = merge_over(None, &json!({"l": [1, 2]}), &json!({"l": [3]}));
         assert_eq!(untyped["l"], json!([3]));
     }
 

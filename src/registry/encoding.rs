@@ -3,28 +3,57 @@
 //! bytes instead of serializing again.
 
 use bytes::Bytes;
+use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::{Map, Value};
 
 /// Serializes `object` for the store: `kind`, `apiVersion` and `metadata` first (as
-/// kube-apiserver orders them), and no `metadata.resourceVersion`.
+/// kube-apiserver orders them), and no `metadata.resourceVersion`. Written straight from
+/// `object`, without building a reordered copy first.
 pub fn encode_for_storage(object: &Value) -> Bytes {
-    let mut ordered = Map::new();
-    if let Value::Object(map) = object {
-        for key in ["kind", "apiVersion", "metadata"] {
-            if let Some(value) = map.get(key) {
-                ordered.insert(key.to_string(), value.clone());
+    let bytes = match object {
+        Value::Object(map) => serde_json::to_vec(&StorageOrder(map)),
+        _ => serde_json::to_vec(&Map::new()),
+    };
+    Bytes::from(bytes.expect("JSON values always serialize"))
+}
+
+/// The fields written first, in this order.
+const LEADING_FIELDS: [&str; 3] = ["kind", "apiVersion", "metadata"];
+
+/// An object in its storage order.
+struct StorageOrder<'a>(&'a Map<String, Value>);
+
+impl Serialize for StorageOrder<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_map(None)?;
+        for key in LEADING_FIELDS {
+            match self.0.get(key) {
+                Some(Value::Object(metadata)) if key == "metadata" => {
+                    out.serialize_entry(key, &WithoutResourceVersion(metadata))?
+                }
+                Some(value) => out.serialize_entry(key, value)?,
+                None => {}
             }
         }
-        if let Some(Value::Object(metadata)) = ordered.get_mut("metadata") {
-            metadata.remove("resourceVersion");
+        for (key, value) in self.0.iter().filter(|(key, _)| !LEADING_FIELDS.contains(&key.as_str())) {
+            out.serialize_entry(key, value)?;
         }
-        for (key, value) in map {
-            if !ordered.contains_key(key) {
-                ordered.insert(key.clone(), value.clone());
-            }
-        }
+        out.end()
     }
-    Bytes::from(serde_json::to_vec(&Value::Object(ordered)).expect("JSON values always serialize"))
+}
+
+/// Metadata without `resourceVersion`, its fields in the order removing it from the map leaves
+/// them: the last field takes its place.
+struct WithoutResourceVersion<'a>(&'a Map<String, Value>);
+
+impl Serialize for WithoutResourceVersion<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields: Vec<(&String, &Value)> = self.0.iter().collect();
+        if let Some(at) = fields.iter().position(|(key, _)| *key == "resourceVersion") {
+            fields.swap_remove(at);
+        }
+        serializer.collect_map(fields)
+    }
 }
 
 const METADATA_OPEN: &[u8] = b"\"metadata\":{";
@@ -115,6 +144,15 @@ mod tests {
         assert_eq!(spliced, decode(&stored, 42));
         assert_eq!(spliced["metadata"], json!({"resourceVersion": "42", "name": "c"}));
         assert_eq!(spliced["data"], json!({"metadata": {"x": "y"}}));
+    }
+
+    #[test]
+    fn storage_order_matches_removing_the_revision_from_a_reordered_copy() {
+        let object =
+            json!({"spec": {"a": 1}, "metadata": {"resourceVersion": "3", "name": "c", "uid": "u"}, "kind": "X"});
+        let stored = encode_for_storage(&object);
+        assert_eq!(&stored[..], br#"{"kind":"X","metadata":{"uid":"u","name":"c"},"spec":{"a":1}}"#);
+        assert_eq!(&encode_for_storage(&json!([1]))[..], b"{}");
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl FieldSet {
                             meta.iter().filter(|(f, _)| !UNTRACKED_METADATA.contains(&f.as_str()))
                         {
                             let field_schema = child_schema.and_then(|s| schemas.field(s, field));
-                            child.children.insert(format!("f:{field}"), walk(schemas, field_schema, field_value, true));
+                            child.children.insert(field_element(field), walk(schemas, field_schema, field_value, true));
                         }
                     }
                     if child.children.is_empty() {
@@ -56,7 +56,7 @@ impl FieldSet {
                 } else {
                     child = walk(schemas, child_schema, value, false);
                 }
-                set.children.insert(format!("f:{key}"), child);
+                set.children.insert(field_element(key), child);
             }
         }
         set
@@ -64,7 +64,7 @@ impl FieldSet {
 
     /// FieldsV1 JSON.
     pub fn to_fields_v1(&self) -> Value {
-        let mut map = Map::new();
+        let mut map = Map::with_capacity(self.children.len() + 1);
         if self.own && !self.children.is_empty() {
             map.insert(".".into(), json!({}));
         }
@@ -77,6 +77,14 @@ impl FieldSet {
     pub fn is_empty(&self) -> bool {
         self.children.is_empty() && !self.own
     }
+}
+
+/// The `f:` element of a field.
+fn field_element(field: &str) -> String {
+    let mut element = String::with_capacity(field.len() + 2);
+    element.push_str("f:");
+    element.push_str(field);
+    element
 }
 
 fn walk(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry_parent: bool) -> FieldSet {
@@ -100,9 +108,9 @@ pub enum ListKind {
 /// The key fields of a list-map's items, with the defaults some of them have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapKeys {
-    /// Sorted, as the `k:` element lists them.
-    names: Vec<String>,
-    defaults: Vec<(&'static str, &'static str)>,
+    /// Sorted and without repeats, as the `k:` element lists them, each with the default an
+    /// item that omits it takes.
+    fields: Vec<(String, Option<&'static str>)>,
 }
 
 /// Key fields with a default, which an item that omits them takes: kube-apiserver's OpenAPI
@@ -113,16 +121,47 @@ const KEY_DEFAULTS: [(&str, &str, &str); 2] =
     [("io.k8s.api.core.v1.ContainerPort", "protocol", "TCP"), ("io.k8s.api.core.v1.ServicePort", "protocol", "TCP")];
 
 impl MapKeys {
-    /// The `k:` element of a list-map item: its key fields, sorted, as compact JSON.
+    /// The `k:` element of a list-map item: its key fields, sorted, as compact JSON. Written
+    /// straight into the string, byte for byte what serializing them as a JSON object writes.
     pub fn item_key(&self, item: &Value) -> String {
-        let mut key = Map::new();
-        for name in &self.names {
-            let default = self.defaults.iter().find(|(field, _)| field == name).map(|(_, value)| json!(value));
-            if let Some(value) = item.get(name).cloned().or(default) {
-                key.insert(name.clone(), value);
+        let mut key = Vec::with_capacity(64);
+        key.extend_from_slice(b"k:{");
+        for (name, default) in &self.fields {
+            let value = item.get(name);
+            if value.is_none() && default.is_none() {
+                continue;
             }
+            if key.len() > b"k:{".len() {
+                key.push(b',');
+            }
+            let written = serde_json::to_writer(&mut key, name).and_then(|()| {
+                key.push(b':');
+                match value {
+                    Some(value) => serde_json::to_writer(&mut key, value),
+                    None => serde_json::to_writer(&mut key, default),
+                }
+            });
+            written.expect("JSON values always serialize");
         }
-        format!("k:{}", Value::Object(key))
+        key.push(b'}');
+        String::from_utf8(key).expect("serialized JSON is UTF-8")
+    }
+
+    /// Whether every item of a list-map has every key field, each a string, an integer or a
+    /// boolean. Then an item has the field values an element lists exactly when
+    /// [`MapKeys::item_key`] renders it as that element, so items can be found by their element.
+    pub(super) fn keys_items_exactly(&self, items: &[Value]) -> bool {
+        items.iter().all(|item| self.fields.iter().all(|(name, _)| item.get(name).is_some_and(is_exact_scalar)))
+    }
+}
+
+/// A string, an integer or a boolean: a value that equals another exactly when their JSON does,
+/// and that reads back from its JSON as itself.
+pub(super) fn is_exact_scalar(value: &Value) -> bool {
+    match value {
+        Value::String(_) | Value::Bool(_) => true,
+        Value::Number(number) => number.is_i64() || number.is_u64(),
+        _ => false,
     }
 }
 
@@ -135,13 +174,22 @@ pub fn list_kind(schemas: &Schemas, list: SchemaId) -> ListKind {
     };
     if node.list_type != ListType::Atomic && !names.is_empty() {
         names.sort();
+        names.dedup();
         let items = schemas.items(list);
-        let defaults = KEY_DEFAULTS
-            .iter()
-            .filter(|(definition, _, _)| items.is_some() && schemas.id(definition) == items)
-            .map(|(_, field, value)| (*field, *value))
+        let default_of = |name: &str| {
+            KEY_DEFAULTS
+                .iter()
+                .find(|(definition, field, _)| *field == name && items.is_some() && schemas.id(definition) == items)
+                .map(|(_, _, value)| *value)
+        };
+        let fields = names
+            .into_iter()
+            .map(|name| {
+                let default = default_of(&name);
+                (name, default)
+            })
             .collect();
-        ListKind::Map(MapKeys { names, defaults })
+        ListKind::Map(MapKeys { fields })
     } else if node.list_type == ListType::Set
         || (node.patch_strategy.merge && names.is_empty() && node.list_type != ListType::Atomic)
     {
@@ -176,7 +224,7 @@ fn walk_children(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_
             }
             for (key, child) in map {
                 let child_schema = schema.and_then(|s| schemas.field(s, key));
-                set.children.insert(format!("f:{key}"), walk(schemas, child_schema, child, false));
+                set.children.insert(field_element(key), walk(schemas, child_schema, child, false));
             }
         }
         Value::Array(items) if !items.is_empty() => {
@@ -245,21 +293,23 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn decode(value: &Value) -> Option<Entry> {
+    /// The entry without its fields, which are left empty, and its FieldsV1 as stored.
+    fn decode_without_fields(value: &Value) -> Option<(Entry, &Value)> {
         let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
         let manager = text("manager");
         let operation = text("operation");
         if manager.is_empty() && operation.is_empty() {
             return None;
         }
-        Some(Entry {
+        let entry = Entry {
             manager,
             operation,
             api_version: text("apiVersion"),
             time: text("time"),
             subresource: text("subresource"),
-            fields: FieldSet::from_fields_v1(value.get("fieldsV1").unwrap_or(&Value::Null)),
-        })
+            fields: FieldSet::default(),
+        };
+        Some((entry, value.get("fieldsV1").unwrap_or(&Value::Null)))
     }
 
     pub fn encode(&self) -> Value {
@@ -291,11 +341,18 @@ impl Entry {
 
 /// The entries of an object's `metadata.managedFields`.
 pub fn entries_of(object: &Value) -> Vec<Entry> {
+    stored_entries(object).map(|(entry, fields)| Entry { fields: FieldSet::from_fields_v1(fields), ..entry }).collect()
+}
+
+/// The entries of an object's `metadata.managedFields` with their fields left empty, each
+/// with its FieldsV1 as stored, for callers that need not decode them all.
+pub fn stored_entries(object: &Value) -> impl Iterator<Item = (Entry, &Value)> {
     object
         .pointer("/metadata/managedFields")
         .and_then(Value::as_array)
-        .map(|entries| entries.iter().filter_map(Entry::decode).collect())
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .filter_map(Entry::decode_without_fields)
 }
 
 /// Writes `entries` (without empty ones) into `object`, ordered as kube-apiserver orders them:

@@ -337,10 +337,10 @@ pub fn prepare_update(resource: &ResourceInfo, object: &mut Value, old: &Value, 
         }
         return;
     }
-    let old_metadata = metadata(old).cloned().unwrap_or_default();
+    let old_metadata = metadata(old);
     let metadata = metadata_mut(object);
     for field in SERVER_OWNED_ON_UPDATE {
-        match old_metadata.get(field) {
+        match old_metadata.and_then(|m| m.get(field)) {
             Some(value) => {
                 metadata.insert(field.into(), value.clone());
             }
@@ -350,7 +350,7 @@ pub fn prepare_update(resource: &ResourceInfo, object: &mut Value, old: &Value, 
         }
     }
     for field in ["name", "namespace"] {
-        if let Some(value) = old_metadata.get(field) {
+        if let Some(value) = old_metadata.and_then(|m| m.get(field)) {
             metadata.insert(field.into(), value.clone());
         }
     }
@@ -376,17 +376,15 @@ pub fn prepare_update(resource: &ResourceInfo, object: &mut Value, old: &Value, 
 
 /// Whether anything outside metadata and status differs.
 pub fn spec_changed(object: &Value, old: &Value) -> bool {
-    let outside = |o: &Value| -> Map<String, Value> {
+    fn outside(o: &Value) -> impl Iterator<Item = (&String, &Value)> {
         o.as_object()
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion"))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    outside(object) != outside(old)
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion"))
+    }
+    // The same fields with the same values: as many on each side, and each of `object`'s
+    // in `old` with its value.
+    outside(object).count() != outside(old).count() || outside(object).any(|(k, v)| old.get(k) != Some(v))
 }
 
 #[cfg(test)]
