@@ -4,7 +4,6 @@
 //! and custom resources share the same lookups.
 
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 /// A group and version, `group` empty for the legacy core group.
@@ -177,19 +176,29 @@ pub fn builtin_resources() -> &'static [Arc<ResourceInfo>] {
 }
 
 /// The resources one server serves: the built-ins plus whatever custom resources it has
-/// established, with lookups by group/version/plural and by kind.
+/// established, with lookups by group/version/plural and by kind. The lookups go through sorted
+/// `(hash, index)` tables, so that a lookup allocates nothing and cloning the catalog (each CRD
+/// change does) copies two flat vectors.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     resources: Vec<Arc<ResourceInfo>>,
-    by_path: HashMap<(String, String, String), usize>,
+    by_path: Vec<(u64, usize)>,
+    by_kind: Vec<(u64, usize)>,
+}
+
+/// A hash of a group, a version and a name (fixed keys: the same in every catalog).
+fn key_hash(group: &str, version: &str, name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (group, version, name).hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Catalog {
+    /// A catalog of `resources`, each at a group/version/plural of its own.
     pub fn new(resources: impl IntoIterator<Item = Arc<ResourceInfo>>) -> Self {
-        let mut catalog = Catalog::default();
-        for resource in resources {
-            catalog.insert(resource);
-        }
+        let mut catalog = Catalog { resources: resources.into_iter().collect(), ..Catalog::default() };
+        catalog.index();
         catalog
     }
 
@@ -205,25 +214,43 @@ impl Catalog {
 
     /// Adds or replaces the resource served at its group/version/plural.
     pub fn insert(&mut self, resource: Arc<ResourceInfo>) {
-        let key = (resource.group.clone(), resource.version.clone(), resource.plural.clone());
-        match self.by_path.get(&key) {
-            Some(&index) => self.resources[index] = resource,
-            None => {
-                self.by_path.insert(key, self.resources.len());
-                self.resources.push(resource);
-            }
+        if let Some(index) = self.path_index(&resource.group, &resource.version, &resource.plural) {
+            self.resources[index] = resource;
+            self.index();
+            return;
         }
+        self.resources.push(resource);
+        self.index();
     }
 
     /// Removes every version of `plural` in `group`.
     pub fn remove(&mut self, group: &str, plural: &str) {
         self.resources.retain(|r| !(r.group == group && r.plural == plural));
-        self.by_path = self
-            .resources
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ((r.group.clone(), r.version.clone(), r.plural.clone()), i))
-            .collect();
+        self.index();
+    }
+
+    /// Rebuilds both lookup tables from `resources`.
+    fn index(&mut self) {
+        let table = |name: fn(&ResourceInfo) -> &str| {
+            let mut table: Vec<(u64, usize)> =
+                self.resources.iter().enumerate().map(|(i, r)| (key_hash(&r.group, &r.version, name(r)), i)).collect();
+            table.sort_unstable();
+            table
+        };
+        self.by_path = table(|r| &r.plural);
+        self.by_kind = table(|r| &r.kind);
+    }
+
+    /// The first resource in `table` under this key that `matches`.
+    fn lookup(&self, table: &[(u64, usize)], hash: u64, matches: impl Fn(&ResourceInfo) -> bool) -> Option<usize> {
+        let start = table.partition_point(|(h, _)| *h < hash);
+        table[start..].iter().take_while(|(h, _)| *h == hash).map(|(_, i)| *i).find(|i| matches(&self.resources[*i]))
+    }
+
+    fn path_index(&self, group: &str, version: &str, plural: &str) -> Option<usize> {
+        self.lookup(&self.by_path, key_hash(group, version, plural), |r| {
+            r.group == group && r.version == version && r.plural == plural
+        })
     }
 
     pub fn resources(&self) -> &[Arc<ResourceInfo>] {
@@ -231,11 +258,14 @@ impl Catalog {
     }
 
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<ResourceInfo>> {
-        self.by_path.get(&(group.to_string(), version.to_string(), plural.to_string())).map(|&i| &self.resources[i])
+        self.path_index(group, version, plural).map(|i| &self.resources[i])
     }
 
     pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<&Arc<ResourceInfo>> {
-        self.resources.iter().find(|r| r.group == group && r.version == version && r.kind == kind)
+        let index = self.lookup(&self.by_kind, key_hash(group, version, kind), |r| {
+            r.group == group && r.version == version && r.kind == kind
+        });
+        index.map(|i| &self.resources[i])
     }
 
     /// Served group-versions, in discovery order: core first, then groups in the order
