@@ -24,6 +24,10 @@ pub struct Structural {
     pub preserve_unknown_fields: bool,
     pub embedded_resource: bool,
     pub int_or_string: bool,
+    /// `x-kubernetes-list-type` (`atomic`, `set`, `map`), empty when not given.
+    pub list_type: String,
+    /// `x-kubernetes-list-map-keys` of a `map` list.
+    pub list_map_keys: Vec<String>,
     pub default: Option<Value>,
     pub checks: Checks,
 }
@@ -101,6 +105,10 @@ fn flag(object: &Map<String, Value>, key: &str) -> bool {
     object.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value.and_then(Value::as_array).into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect()
+}
+
 fn parse_node(schema: &Value, path: &str, position: Position, errors: &mut Vec<FieldError>) -> Structural {
     let Some(object) = schema.as_object() else {
         errors.push(FieldError::invalid(path, json!(schema.to_string()), "must be an object"));
@@ -112,19 +120,21 @@ fn parse_node(schema: &Value, path: &str, position: Position, errors: &mut Vec<F
         preserve_unknown_fields: flag(object, "x-kubernetes-preserve-unknown-fields"),
         embedded_resource: flag(object, "x-kubernetes-embedded-resource"),
         int_or_string: flag(object, "x-kubernetes-int-or-string"),
+        list_type: object.get("x-kubernetes-list-type").and_then(Value::as_str).unwrap_or_default().to_string(),
+        list_map_keys: strings(object.get("x-kubernetes-list-map-keys")),
         default: object.get("default").cloned(),
-        required: object
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.as_str().map(String::from))
-            .collect(),
+        required: strings(object.get("required")),
         ..Structural::default()
     };
     check_type(&node, path, position, errors);
     if object.contains_key("$ref") {
         errors.push(FieldError::forbidden(format!("{path}.$ref"), "$ref is not supported"));
+    }
+    if flag(object, "uniqueItems") {
+        errors.push(FieldError::forbidden(
+            format!("{path}.uniqueItems"),
+            "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+        ));
     }
     let properties = object.get("properties").and_then(Value::as_object);
     for (name, child) in properties.into_iter().flatten() {
@@ -265,18 +275,31 @@ fn join(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
-/// Drops every field the schema does not declare (kept under
-/// `x-kubernetes-preserve-unknown-fields`), returning their paths (`spec.foo`,
-/// `spec.items[0].bar`) for `fieldValidation` warnings or errors. `apiVersion`, `kind` and
-/// `metadata` are kept at the root and in embedded resources; `metadata` keeps ObjectMeta's
-/// fields only.
-pub fn prune(object: &mut Value, schema: &Structural) -> Vec<String> {
-    let mut unknown = Vec::new();
-    prune_node(object, schema, "", true, &mut unknown);
-    unknown
+/// The paths of dropped fields, apart as kube-apiserver collects them.
+#[derive(Default)]
+struct Dropped {
+    /// Unknown fields of the root `metadata` (found when ObjectMeta is decoded).
+    root_metadata: Vec<String>,
+    /// Fields the schema does not declare (found by pruning).
+    pruned: Vec<String>,
+    /// Unknown fields of embedded resources' `metadata` (found when they are coerced).
+    embedded_metadata: Vec<String>,
 }
 
-fn prune_node(value: &mut Value, schema: &Structural, path: &str, resource: bool, unknown: &mut Vec<String>) {
+/// Drops every field the schema does not declare (kept under
+/// `x-kubernetes-preserve-unknown-fields`), returning their paths (`spec.foo`,
+/// `spec.items[0].bar`) for `fieldValidation` warnings or errors, in kube-apiserver's order:
+/// unknown root metadata fields, then the pruned fields sorted, then unknown metadata fields of
+/// embedded resources. `apiVersion`, `kind` and `metadata` are kept at the root and in embedded
+/// resources; `metadata` keeps ObjectMeta's fields only.
+pub fn prune(object: &mut Value, schema: &Structural) -> Vec<String> {
+    let mut dropped = Dropped::default();
+    prune_node(object, schema, "", true, &mut dropped);
+    dropped.pruned.sort();
+    [dropped.root_metadata, dropped.pruned, dropped.embedded_metadata].concat()
+}
+
+fn prune_node(value: &mut Value, schema: &Structural, path: &str, resource: bool, unknown: &mut Dropped) {
     match value {
         Value::Object(map) => {
             let mut dropped = Vec::new();
@@ -284,8 +307,10 @@ fn prune_node(value: &mut Value, schema: &Structural, path: &str, resource: bool
                 let child_path = join(path, key);
                 if resource && key == "metadata" {
                     if let Value::Object(metadata) = child {
+                        let found =
+                            if path.is_empty() { &mut unknown.root_metadata } else { &mut unknown.embedded_metadata };
                         for field in metadata.keys().filter(|k| !OBJECT_META_FIELDS.contains(&k.as_str())) {
-                            unknown.push(join(&child_path, field));
+                            found.push(join(&child_path, field));
                         }
                         metadata.retain(|k, _| OBJECT_META_FIELDS.contains(&k.as_str()));
                     }
@@ -299,7 +324,7 @@ fn prune_node(value: &mut Value, schema: &Structural, path: &str, resource: bool
                 } else if let Some(additional) = &schema.additional_properties {
                     prune_node(child, additional, &child_path, additional.embedded_resource, unknown);
                 } else if !schema.preserve_unknown_fields {
-                    unknown.push(child_path);
+                    unknown.pruned.push(child_path);
                     dropped.push(key.clone());
                 }
             }

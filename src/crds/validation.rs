@@ -1,19 +1,149 @@
 //! Validation of a custom resource against its version's structural schema, reported as
 //! kube-apiserver reports it: kube-openapi's messages (`spec.size in body must be of type
 //! integer: "string"`) inside the field errors apiextensions-apiserver converts them to
-//! (`Required value`, `Unsupported value`, `Too long`, `Too many`, `Invalid value`).
+//! (`Required value`, `Unsupported value`, `Too long`, `Too many`, `Invalid value`), then the
+//! invariants apiextensions-apiserver checks itself: the apiVersion, kind and metadata of
+//! embedded resources (`schema/objectmeta`) and unique items of `set` and `map` lists
+//! (`schema/listtype`).
 
 use super::structural::Structural;
 use crate::error::{FieldError, FieldErrorKind};
-use serde_json::{Value, json};
+use crate::registry::names;
+use serde_json::{Map, Value, json};
 
-/// Every way `object` breaks `schema`, in schema order.
+/// Every way `object` breaks `schema`: the OpenAPI validations in schema order, then embedded
+/// resources, then list types.
 pub fn validate(object: &Value, schema: &Structural) -> Vec<FieldError> {
     let mut errors = Vec::new();
     node(object, schema, "", &mut errors);
     let mut seen = std::collections::HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));
+    visit(object, schema, "", &mut |value, schema, path| {
+        if schema.embedded_resource {
+            embedded_resource(value, path, &mut errors);
+        }
+    });
+    visit(object, schema, "", &mut |value, schema, path| unique_items(value, schema, path, &mut errors));
     errors
+}
+
+/// Calls `check` for every value below `value` that the schema describes, with its path written
+/// as apiextensions-apiserver's own checks write it (`spec.ports[0]`, `spec.labels[key]`).
+fn visit(value: &Value, schema: &Structural, path: &str, check: &mut impl FnMut(&Value, &Structural, &str)) {
+    let mut descend = |child: &Value, child_schema: &Structural, child_path: String| {
+        check(child, child_schema, &child_path);
+        visit(child, child_schema, &child_path, check);
+    };
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if let Some(property) = schema.property(key) {
+                    descend(child, property, if path.is_empty() { key.clone() } else { format!("{path}.{key}") });
+                } else if let Some(additional) = &schema.additional_properties {
+                    descend(child, additional, format!("{path}[{key}]"));
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = &schema.items {
+                for (i, item) in items.iter().enumerate() {
+                    descend(item, item_schema, format!("{path}[{i}]"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An `x-kubernetes-embedded-resource` object: apiVersion and kind are required and well
+/// formed, metadata is valid ObjectMeta (its name a path segment, not required).
+fn embedded_resource(value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    let Value::Object(map) = value else { return };
+    for field in ["apiVersion", "kind"] {
+        if !map.contains_key(field) {
+            errors.push(FieldError::required(format!("{path}.{field}"), ""));
+        }
+    }
+    for (key, child) in map {
+        let field = format!("{path}.{key}");
+        let text = child.as_str();
+        match (key.as_str(), text) {
+            ("apiVersion" | "kind", None) => errors.push(FieldError::invalid(field, child.clone(), "must be a string")),
+            ("apiVersion" | "kind", Some("")) => {
+                errors.push(FieldError::invalid(field, json!(""), "must not be empty"))
+            }
+            ("apiVersion", Some(api_version)) if api_version.matches('/').count() > 1 => {
+                errors.push(FieldError::invalid(
+                    field,
+                    json!(api_version),
+                    format!("unexpected GroupVersion string: {api_version}"),
+                ))
+            }
+            ("kind", Some(kind)) => {
+                let problems = names::dns1035_label(&kind.to_lowercase());
+                if !problems.is_empty() {
+                    let detail = format!("may have mixed case, but should otherwise match: {}", problems.join(","));
+                    errors.push(FieldError::invalid(field, json!(kind), detail));
+                }
+            }
+            ("metadata", _) if child.is_object() => embedded_metadata(value, &field, errors),
+            _ => {}
+        }
+    }
+}
+
+/// `ValidateObjectMeta` of an embedded resource's metadata, at `path` (`spec.template.metadata`).
+fn embedded_metadata(resource: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    let text = |field: &str| resource.pointer(&format!("/metadata/{field}")).and_then(Value::as_str);
+    if let Some(name) = text("name").filter(|n| !n.is_empty()) {
+        let problems = names::path_segment(name);
+        errors.extend(problems.into_iter().map(|p| FieldError::invalid(format!("{path}.name"), json!(name), p)));
+    }
+    if let Some(namespace) = text("namespace").filter(|n| !n.is_empty()) {
+        let problems = names::dns1123_label(namespace);
+        errors.extend(
+            problems.into_iter().map(|p| FieldError::invalid(format!("{path}.namespace"), json!(namespace), p)),
+        );
+    }
+    let prefix = path.trim_end_matches("metadata");
+    errors.extend(crate::registry::object_meta::errors(resource).into_iter().map(|mut error| {
+        error.field = format!("{prefix}{}", error.field);
+        error
+    }));
+}
+
+/// `x-kubernetes-list-type: set` items, and `map` items' `x-kubernetes-list-map-keys` values,
+/// must be unique: each value repeated is a `Duplicate value` at its second appearance.
+fn unique_items(value: &Value, schema: &Structural, path: &str, errors: &mut Vec<FieldError>) {
+    let Value::Array(items) = value else { return };
+    let keys: Vec<Value> = match schema.list_type.as_str() {
+        "set" => items.clone(),
+        "map" => {
+            if let Some(i) = items.iter().position(|item| !item.is_null() && !item.is_object()) {
+                let detail = "must be an object for an array of list-type map";
+                errors.push(FieldError::invalid(format!("{path}[{i}]"), items[i].clone(), detail));
+                return;
+            }
+            let key_of = |item: &Value| -> Map<String, Value> {
+                let fields = schema.list_map_keys.iter();
+                fields.filter_map(|k| item.get(k).map(|v| (k.clone(), v.clone()))).collect()
+            };
+            items.iter().map(|item| Value::Object(key_of(item))).collect()
+        }
+        _ => return,
+    };
+    let mut seen = std::collections::HashMap::new();
+    for (i, key) in keys.into_iter().enumerate() {
+        let times = seen.entry(key.to_string()).or_insert(0);
+        *times += 1;
+        if *times == 2 {
+            errors.push(FieldError {
+                field: format!("{path}[{i}]"),
+                kind: FieldErrorKind::Duplicate(key),
+                detail: String::new(),
+            });
+        }
+    }
 }
 
 /// The JSON type kube-openapi names for a value (`schemaInfoForType`).
