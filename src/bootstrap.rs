@@ -224,7 +224,18 @@ fn publish_ca(instance: &Instance, authentication: Value, deterministic: bool) -
     static LAYERS: Mutex<Layers> = Mutex::new(Vec::new());
     let lock = || LAYERS.lock().unwrap_or_else(|e| e.into_inner());
     let key = (deterministic, authentication);
-    let cached = lock().iter().find(|(cached, _)| cached == &key).map(|(_, layer)| layer.clone());
+    let cached = {
+        // Least recently used first: a hit moves to the end, so one busy PKI keeps its layer
+        // however many one-off PKIs come and go.
+        let mut layers = lock();
+        let hit = layers.iter().position(|(cached, _)| cached == &key);
+        hit.map(|at| {
+            let entry = layers.remove(at);
+            let layer = entry.1.clone();
+            layers.push(entry);
+            layer
+        })
+    };
     let layer = match cached {
         Some(layer) => layer,
         None => {
