@@ -6,6 +6,7 @@
 use crate::auth::rbac::RbacIndex;
 use crate::auth::requestheader::RequestHeaderConfig;
 use crate::clock::{Clock, FixedClock, RandomIds, SystemClock};
+use crate::controllers::Object;
 use crate::error::ApiResult;
 use crate::instance::Instance;
 use crate::instance::InstanceConfig;
@@ -162,12 +163,14 @@ struct Template {
     rbac: Option<Arc<RbacIndex>>,
 }
 
-/// One stored object of the template, with where its uid sits in its bytes.
+/// One stored object of the template, with where its uid sits in its bytes and what the
+/// controllers read from it.
 #[derive(Debug)]
 struct TemplateObject {
     key: Bytes,
     value: Bytes,
     uid: std::ops::Range<usize>,
+    parsed: Option<Object>,
 }
 
 /// A scratch instance with the clock bootstrap objects are stamped with.
@@ -195,7 +198,8 @@ fn capture(scratch: &Instance, prefix: &[u8]) -> Template {
         if object["apiVersion"] == "rbac.authorization.k8s.io/v1" {
             rbac.get_or_insert_with(RbacIndex::new).apply(&object);
         }
-        objects.push(TemplateObject { key: kv.key, value: kv.value, uid: start..start + uid.len() });
+        let parsed = Object::parse(scratch, &kv.value);
+        objects.push(TemplateObject { key: kv.key, value: kv.value, uid: start..start + uid.len(), parsed });
     }
     Template { objects, rbac: rbac.map(Arc::new) }
 }
@@ -271,7 +275,7 @@ fn install(instance: &Instance, template: &Template) -> ApiResult<()> {
     let puts = template
         .objects
         .iter()
-        .zip(uids)
+        .zip(&uids)
         .map(|(object, fresh)| {
             let mut value = Vec::with_capacity(object.value.len() - object.uid.len() + fresh.len());
             value.extend_from_slice(&object.value[..object.uid.start]);
@@ -281,7 +285,14 @@ fn install(instance: &Instance, template: &Template) -> ApiResult<()> {
         })
         .collect();
     let txn = Txn { compares: Vec::new(), success: puts, failure: Vec::new() };
-    instance.store.txn(txn).map_err(crate::registry::storage::store_error)?;
+    let written = instance.store.txn(txn).map_err(crate::registry::storage::store_error)?;
+    let mut parsed = instance.bootstrap_objects.lock().unwrap_or_else(|e| e.into_inner());
+    for (object, fresh) in template.objects.iter().zip(uids) {
+        if let Some(head) = &object.parsed {
+            parsed.insert(object.key.clone(), (written.revision, Object { uid: fresh, ..head.clone() }));
+        }
+    }
+    drop(parsed);
     if let Some(rbac) = &template.rbac {
         instance.auth.install_rbac(rbac.clone());
     }

@@ -6,6 +6,7 @@ use crate::metrics::Metrics;
 use crate::openapi::{Catalog, ResourceInfo};
 use crate::registry::allocators::{Cidr, IpAllocator, PortAllocator};
 use crate::store::{MemoryStore, StoreConfig};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// What an instance is built from.
@@ -55,6 +56,9 @@ pub struct Instance {
     pub faults: crate::faults::Faults,
     /// The request log, when a test has turned it on.
     pub requests: crate::recording::RequestLog,
+    /// The bootstrap objects as the controllers read them, by key, with the revision they were
+    /// written at: the controllers' first listing takes them instead of parsing each again.
+    pub(crate) bootstrap_objects: Mutex<HashMap<bytes::Bytes, (i64, crate::controllers::Object)>>,
 }
 
 impl Instance {
@@ -75,6 +79,7 @@ impl Instance {
             auth: crate::auth::AuthState::default(),
             faults: crate::faults::Faults::default(),
             requests: crate::recording::RequestLog::default(),
+            bootstrap_objects: Mutex::default(),
         }
     }
 

@@ -108,8 +108,11 @@ fn list_and_watch(instance: &Instance, controllers: &mut [Box<dyn Controller>]) 
     for controller in controllers.iter_mut() {
         controller.reset();
     }
+    // The bootstrap objects come parsed already (see `bootstrap::install`), unless changed since.
+    let mut parsed = std::mem::take(&mut *instance.bootstrap_objects.lock().unwrap_or_else(|e| e.into_inner()));
     for kv in &listing.kvs {
-        if let Some(object) = Object::parse(instance, &kv.value) {
+        let known = parsed.remove(&kv.key).filter(|(revision, _)| *revision == kv.mod_revision).map(|(_, o)| o);
+        if let Some(object) = known.or_else(|| Object::parse(instance, &kv.value)) {
             for controller in controllers.iter_mut() {
                 controller.observe(instance, &object);
             }
@@ -171,7 +174,7 @@ pub(crate) struct Object {
 
 impl Object {
     /// Reads a stored object's metadata; None for values that are not API objects.
-    fn parse(instance: &Instance, value: &[u8]) -> Option<Object> {
+    pub(crate) fn parse(instance: &Instance, value: &[u8]) -> Option<Object> {
         let head: StoredHead = serde_json::from_slice(value).ok()?;
         let (group, version) = split_api_version(&head.api_version);
         let resource = instance.catalog().by_kind(group, version, &head.kind)?.clone();
