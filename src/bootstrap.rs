@@ -289,7 +289,8 @@ fn install(instance: &Instance, template: &Template) -> ApiResult<()> {
     let mut parsed = instance.bootstrap_objects.lock().unwrap_or_else(|e| e.into_inner());
     for (object, fresh) in template.objects.iter().zip(uids) {
         if let Some(head) = &object.parsed {
-            parsed.insert(object.key.clone(), (written.revision, Object { uid: fresh, ..head.clone() }));
+            parsed
+                .insert(object.key.clone(), (written.revision, Object { uid: fresh, bootstrap: true, ..head.clone() }));
         }
     }
     drop(parsed);

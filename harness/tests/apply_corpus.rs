@@ -4,6 +4,9 @@
 //! managedFields included, are an insta snapshot. Each case cites the rule of the Kubernetes
 //! server-side apply documentation it follows, and the test names say it too.
 
+#[macro_use]
+mod support;
+
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kubetwin_harness::TestServer;
 use serde_json::{Value, json};
@@ -67,15 +70,6 @@ async fn run_case(file: &str) {
     let object = serde_json::to_value(api.get("case").await.unwrap()).unwrap();
     let snapshot = json!({"rule": case["rule"], "outcomes": outcomes, "object": object});
     insta::assert_yaml_snapshot!(file.trim_end_matches(".yaml"), snapshot);
-}
-
-macro_rules! cases {
-    ($($test:ident => $file:literal),* $(,)?) => {$(
-        #[tokio::test]
-        async fn $test() {
-            run_case($file).await;
-        }
-    )*};
 }
 
 cases! {

@@ -6,6 +6,9 @@
 //! `code reason: message` with each cause of the metav1.Status. Each case cites the rule of the
 //! Kubernetes CustomResourceDefinition documentation it checks, and the test names say it too.
 
+#[macro_use]
+mod support;
+
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::params::ValidationDirective;
@@ -179,15 +182,6 @@ async fn run_case(file: &str) {
     }
     snapshot["objects"] = json!(outcomes);
     insta::assert_yaml_snapshot!(file.trim_end_matches(".yaml"), snapshot);
-}
-
-macro_rules! cases {
-    ($($test:ident => $file:literal),* $(,)?) => {$(
-        #[tokio::test]
-        async fn $test() {
-            run_case($file).await;
-        }
-    )*};
 }
 
 cases! {

@@ -12,7 +12,7 @@ pub mod rbac;
 pub mod requestheader;
 pub mod reviews;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 pub mod token_cache;
 pub mod tokens;
 pub mod webhook;

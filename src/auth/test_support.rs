@@ -1,5 +1,5 @@
-//! Test fixtures the authenticators' unit tests share: an instance with a fixed clock, a
-//! ServiceAccount signing key and the ServiceAccount `default/robot`.
+//! Test fixtures the auth unit tests share: an instance with a fixed clock, a ServiceAccount
+//! signing key and the ServiceAccount `default/robot`; an authorization webhook's kubeconfig.
 
 use super::tokens::{DEFAULT_ISSUER, TokenSigner};
 use crate::clock::{FixedClock, RandomIds};
@@ -33,4 +33,17 @@ pub fn instance_with_robot() -> (Instance, Arc<FixedClock>, TokenSigner, String)
 /// A core (`v1`) resource of `instance`.
 pub fn core<'a>(instance: &'a Instance, plural: &str, namespace: Option<&'a str>) -> Scope<'a> {
     Scope { instance, resource: instance.resource("", "v1", plural).unwrap(), namespace }
+}
+
+/// A kubeconfig naming an HTTPS authorization webhook at `https://127.0.0.1:9443/authorize`,
+/// with a CA and a client certificate of a fresh PKI.
+pub fn webhook_kubeconfig() -> String {
+    let pki = crate::pki::Pki::generate(&crate::pki::ServingNames::standard([10, 0, 0, 1].into(), &[])).unwrap();
+    crate::server::kubeconfig(
+        "https://127.0.0.1:9443/authorize",
+        &pki.ca_cert_pem,
+        &pki.admin.cert_pem,
+        &pki.admin.key_pem,
+        "apiserver",
+    )
 }

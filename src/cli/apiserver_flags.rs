@@ -575,14 +575,7 @@ mod tests {
         assert!(!defaults.bootstrap_tokens && defaults.webhook.is_none());
 
         let dir = tempfile::tempdir().unwrap();
-        let pki = crate::pki::Pki::generate(&crate::pki::ServingNames::standard([10, 0, 0, 1].into(), &[])).unwrap();
-        let text = crate::server::kubeconfig(
-            "https://127.0.0.1:9443/authorize",
-            &pki.ca_cert_pem,
-            &pki.admin.cert_pem,
-            &pki.admin.key_pem,
-            "apiserver",
-        );
+        let text = crate::auth::test_support::webhook_kubeconfig();
         let path = dir.path().join("webhook.kubeconfig");
         std::fs::write(&path, text).unwrap();
         let config_file = format!("--authorization-webhook-config-file={}", path.display());

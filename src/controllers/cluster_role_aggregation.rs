@@ -25,39 +25,22 @@ const GROUP: &str = "rbac.authorization.k8s.io";
 #[derive(Debug, Default)]
 pub struct ClusterRoleAggregationController {
     due: bool,
-    /// The first listing is under way: the server's bootstrap ClusterRoles in it are already
-    /// aggregated (at build time), so only other roles make a round due.
-    first_listing: bool,
-    listed: bool,
 }
 
 impl ClusterRoleAggregationController {
+    /// Bootstrap ClusterRoles unchanged since the server wrote them are aggregated already (at
+    /// build time), so only other roles make a round due; after a lost watch nothing is marked
+    /// bootstrap, so a relist recomputes everything.
     fn note(&mut self, object: &Object) {
         if object.resource.group == GROUP && object.resource.plural == "clusterroles" {
-            self.due |= !(self.first_listing && is_bootstrap_role(&object.name));
+            self.due |= !object.bootstrap;
         }
     }
 }
 
-/// Whether `name` is one of the ClusterRoles of the bootstrap policy.
-fn is_bootstrap_role(name: &str) -> bool {
-    static NAMES: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
-    NAMES
-        .get_or_init(|| {
-            crate::auth::rbac::bootstrap_policy()
-                .iter()
-                .filter(|object| object["kind"] == "ClusterRole")
-                .filter_map(|object| object.pointer("/metadata/name").and_then(Value::as_str).map(String::from))
-                .collect()
-        })
-        .contains(name)
-}
-
 impl Controller for ClusterRoleAggregationController {
     fn reset(&mut self) {
-        // A later listing follows a lost watch: anything may have changed meanwhile.
-        self.first_listing = !self.listed;
-        self.due = self.listed;
+        self.due = false;
     }
 
     fn observe(&mut self, _instance: &Instance, object: &Object) {
@@ -69,7 +52,6 @@ impl Controller for ClusterRoleAggregationController {
     }
 
     fn reconcile(&mut self, instance: &Instance) {
-        (self.first_listing, self.listed) = (false, true);
         if std::mem::take(&mut self.due)
             && let Err(error) = aggregate(instance)
         {

@@ -170,6 +170,8 @@ pub(crate) struct Object {
     pub owners: Vec<OwnerReference>,
     pub finalizers: Vec<String>,
     pub deleting: bool,
+    /// A bootstrap object, unchanged since the server wrote it (only seen in a first listing).
+    pub bootstrap: bool,
 }
 
 impl Object {
@@ -187,6 +189,7 @@ impl Object {
             owners: meta.owner_references,
             finalizers: meta.finalizers,
             deleting: meta.deletion_timestamp.is_some(),
+            bootstrap: false,
         })
     }
 

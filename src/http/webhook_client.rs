@@ -125,28 +125,27 @@ impl WebhookClient {
         }
     }
 
-    /// [`WebhookClient::post_json`] from synchronous code: the call runs on a thread of its
-    /// own, and the caller's thread waits (on a multi-threaded runtime its other tasks move
-    /// to another worker meanwhile). On a current-thread runtime that runtime is paused for
-    /// the call, so a webhook served by that same runtime answers only after the timeout.
+    /// [`WebhookClient::post_json`] from synchronous code. On a multi-threaded runtime the call
+    /// runs on the caller's worker, whose other tasks move to another worker meanwhile;
+    /// elsewhere it runs on a thread of its own while the caller waits, so on a current-thread
+    /// runtime a webhook served by that same runtime answers only after the timeout.
     pub fn post_json_blocking(&self, body: Vec<u8>, timeout: Duration) -> Result<Bytes, String> {
-        let client = self.clone();
-        let call = move || {
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| format!("starting the webhook client: {e}"))?;
-                runtime.block_on(client.post_json(body, timeout))
-            })
-            .join()
-            .unwrap_or_else(|_| Err("the webhook call panicked".into()))
-        };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(call)
+                tokio::task::block_in_place(|| handle.block_on(self.post_json(body, timeout)))
             }
-            _ => call(),
+            _ => {
+                let client = self.clone();
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| format!("starting the webhook client: {e}"))?;
+                    runtime.block_on(client.post_json(body, timeout))
+                })
+                .join()
+                .unwrap_or_else(|_| Err("the webhook call panicked".into()))
+            }
         }
     }
 

@@ -97,14 +97,7 @@ mod tests {
 
     #[test]
     fn kubeconfigs_need_a_server_and_a_certificate_authority() {
-        let pki = crate::pki::Pki::generate(&crate::pki::ServingNames::standard([10, 0, 0, 1].into(), &[])).unwrap();
-        let text = crate::server::kubeconfig(
-            "https://127.0.0.1:9443/authorize",
-            &pki.ca_cert_pem,
-            &pki.admin.cert_pem,
-            &pki.admin.key_pem,
-            "apiserver",
-        );
+        let text = crate::auth::test_support::webhook_kubeconfig();
         let connection = WebhookConnection::from_kubeconfig(&text, Path::new(".")).unwrap();
         assert_eq!(
             (connection.url.as_str(), connection.client.port, connection.client.path.as_str()),
