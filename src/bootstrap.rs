@@ -7,10 +7,11 @@ use crate::auth::rbac::RbacIndex;
 use crate::auth::requestheader::RequestHeaderConfig;
 use crate::clock::{Clock, FixedClock, RandomIds, SystemClock};
 use crate::controllers::Object;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::instance::Instance;
 use crate::instance::InstanceConfig;
 use crate::registry::Scope;
+use crate::registry::allocators::Cidr;
 use crate::registry::rest::WriteOptions;
 use crate::store::{KeyRange, RangeRequest, Txn, TxnOp};
 use bytes::Bytes;
@@ -40,31 +41,60 @@ fn create(
 }
 
 /// Creates the bootstrap objects; `advertise` is the address and port clients reach the
-/// server at. The objects that are the same for every server (namespaces, RBAC policy,
-/// PriorityClasses, default ServiceAccounts) are built once per process, and those that depend
-/// only on the CA and request-header settings once per such settings; both are copied in with
-/// fresh uids. Only the `kubernetes` Service and its endpoints are created one by one.
+/// server at. Every object is made on a scratch instance once per process and copied in with
+/// a fresh uid: those that are the same for every server (namespaces, RBAC policy,
+/// PriorityClasses, default ServiceAccounts) once, those that depend on the CA and
+/// request-header settings once per such settings, and the `kubernetes` Service and its
+/// endpoints once per address, with this server's port spliced in.
 pub fn run(instance: &Instance, advertise: IpAddr, port: u16, deterministic: bool) -> ApiResult<()> {
-    install(instance, template(deterministic))?;
+    install(instance, template(deterministic), port)?;
     if let Some(ca) = instance.auth.ca_bundle.get() {
         let authentication = authentication_data(ca, instance.config.auth.requestheader.as_ref());
-        publish_ca(instance, authentication, deterministic)?;
+        static CA_LAYERS: LayerCache<(bool, Value)> = LayerCache::new();
+        let layer = CA_LAYERS.get_or_build((deterministic, authentication), |(_, authentication)| {
+            ca_layer(authentication, deterministic)
+        })?;
+        install(instance, &layer, port)?;
     }
-    let cluster_ip = instance.config.service_cluster_ip_range.first().to_string();
+    let range = instance.config.service_cluster_ip_range;
+    static ENDPOINT_LAYERS: LayerCache<(bool, IpAddr, Cidr)> = LayerCache::new();
+    let layer = ENDPOINT_LAYERS
+        .get_or_build((deterministic, advertise, range), |_| endpoints_layer(advertise, range, deterministic))?;
+    install(instance, &layer, port)?;
+    // The Service went in as stored bytes: its address is taken as the registry would take it.
+    instance
+        .services()
+        .cluster_ips
+        .allocate(Some(range.first()))
+        .map_err(|e| ApiError::internal(format!("allocating the kubernetes Service's cluster IP: {e:?}")))?;
+    Ok(())
+}
+
+/// The port the scratch instance's `kubernetes` Service and endpoints are made with, and
+/// replaced by each server's own.
+const PLACEHOLDER_PORT: u16 = 65535;
+
+/// The `kubernetes` Service in `default`, with the Endpoints and EndpointSlice that point
+/// it at `advertise`, made on a scratch instance whose Service range is `range`.
+fn endpoints_layer(advertise: IpAddr, range: Cidr, deterministic: bool) -> ApiResult<Template> {
+    let config = InstanceConfig { service_cluster_ip_range: range, ..InstanceConfig::default() };
+    let scratch = scratch_instance(config, deterministic);
+    create(&scratch, "", "v1", "namespaces", None, json!({"metadata": {"name": "default"}}))?;
+    let port = PLACEHOLDER_PORT;
     let labels = json!({"component": "apiserver", "provider": "kubernetes"});
     create(
-        instance,
+        &scratch,
         "",
         "v1",
         "services",
         Some("default"),
         json!({
             "metadata": {"name": "kubernetes", "labels": labels},
-            "spec": {"clusterIP": cluster_ip, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}], "sessionAffinity": "None", "type": "ClusterIP"},
+            "spec": {"clusterIP": range.first().to_string(), "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}], "sessionAffinity": "None", "type": "ClusterIP"},
         }),
     )?;
     create(
-        instance,
+        &scratch,
         "",
         "v1",
         "endpoints",
@@ -76,7 +106,7 @@ pub fn run(instance: &Instance, advertise: IpAddr, port: u16, deterministic: boo
     )?;
     let family = if advertise.is_ipv4() { "IPv4" } else { "IPv6" };
     create(
-        instance,
+        &scratch,
         "discovery.k8s.io",
         "v1",
         "endpointslices",
@@ -88,7 +118,9 @@ pub fn run(instance: &Instance, advertise: IpAddr, port: u16, deterministic: boo
             "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
         }),
     )?;
-    Ok(())
+    let mut layer = capture(&scratch, b"/registry/");
+    layer.objects.retain(|object| !object.key.starts_with(b"/registry/namespaces/"));
+    Ok(layer)
 }
 
 /// The data of the `extension-apiserver-authentication` ConfigMap: the client CA and, with
@@ -163,24 +195,78 @@ struct Template {
     rbac: Option<Arc<RbacIndex>>,
 }
 
-/// One stored object of the template, with where its uid sits in its bytes and what the
-/// controllers read from it.
+/// One stored object of the template, with the places in its bytes that each server fills
+/// in, and what the controllers read from it.
 #[derive(Debug)]
 struct TemplateObject {
     key: Bytes,
     value: Bytes,
-    uid: std::ops::Range<usize>,
+    /// In order of position.
+    blanks: Vec<(std::ops::Range<usize>, Blank)>,
     parsed: Option<Object>,
 }
 
-/// A scratch instance with the clock bootstrap objects are stamped with.
-fn scratch_instance(deterministic: bool) -> Instance {
+/// What a server writes into a template object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Blank {
+    Uid,
+    Port,
+}
+
+impl TemplateObject {
+    /// The object with `uid` and `port` written into its blanks.
+    fn filled(&self, uid: &str, port: u16) -> Bytes {
+        let port = port.to_string();
+        let mut value = Vec::with_capacity(self.value.len() + uid.len() + port.len());
+        let mut copied = 0;
+        for (range, blank) in &self.blanks {
+            value.extend_from_slice(&self.value[copied..range.start]);
+            value.extend_from_slice(match blank {
+                Blank::Uid => uid.as_bytes(),
+                Blank::Port => port.as_bytes(),
+            });
+            copied = range.end;
+        }
+        value.extend_from_slice(&self.value[copied..]);
+        Bytes::from(value)
+    }
+}
+
+/// A scratch instance with `config` and the clock bootstrap objects are stamped with.
+fn scratch_instance(config: InstanceConfig, deterministic: bool) -> Instance {
     let clock: Arc<dyn Clock> = if deterministic {
         Arc::new(FixedClock::at_unix_seconds(crate::server::DETERMINISTIC_EPOCH))
     } else {
         Arc::new(SystemClock)
     };
-    Instance::new(InstanceConfig::default(), clock, Arc::new(RandomIds))
+    Instance::new(config, clock, Arc::new(RandomIds))
+}
+
+/// Where `needle` occurs in `haystack` outside JSON strings' escaped quotes.
+fn occurrences<'a>(haystack: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(move |(at, window)| *window == needle && (*at == 0 || haystack[at - 1] != b'\\'))
+        .map(|(at, _)| at)
+}
+
+/// The blanks of a stored object: its uid, and each port field holding [`PLACEHOLDER_PORT`].
+fn blanks(stored: &[u8], uid: &str) -> Vec<(std::ops::Range<usize>, Blank)> {
+    let quoted = format!("\"uid\":\"{uid}\"");
+    let at = occurrences(stored, quoted.as_bytes()).next().expect("the uid is stored");
+    let start = at + "\"uid\":\"".len();
+    let mut blanks = vec![(start..start + uid.len(), Blank::Uid)];
+    let placeholder = PLACEHOLDER_PORT.to_string();
+    for field in ["\"port\":", "\"targetPort\":"] {
+        let needle = format!("{field}{placeholder}");
+        for at in occurrences(stored, needle.as_bytes()) {
+            let start = at + field.len();
+            blanks.push((start..start + placeholder.len(), Blank::Port));
+        }
+    }
+    blanks.sort_by_key(|(range, _)| range.start);
+    blanks
 }
 
 /// The objects stored under `prefix` in `scratch`, with the RBAC index of those that are RBAC
@@ -191,15 +277,12 @@ fn capture(scratch: &Instance, prefix: &[u8]) -> Template {
     let mut rbac = None;
     for kv in listing.expect("a scratch store can be read").kvs {
         let object = crate::registry::encoding::decode(&kv.value, kv.mod_revision);
-        let uid = crate::registry::strategy::meta_str(&object, "uid");
-        let quoted = format!("\"uid\":\"{uid}\"");
-        let at = kv.value.windows(quoted.len()).position(|w| w == quoted.as_bytes()).expect("the uid is stored");
-        let start = at + "\"uid\":\"".len();
+        let blanks = blanks(&kv.value, crate::registry::strategy::meta_str(&object, "uid"));
         if object["apiVersion"] == "rbac.authorization.k8s.io/v1" {
             rbac.get_or_insert_with(RbacIndex::new).apply(&object);
         }
         let parsed = Object::parse(scratch, &kv.value);
-        objects.push(TemplateObject { key: kv.key, value: kv.value, uid: start..start + uid.len(), parsed });
+        objects.push(TemplateObject { key: kv.key, value: kv.value, blanks, parsed });
     }
     Template { objects, rbac: rbac.map(Arc::new) }
 }
@@ -210,54 +293,53 @@ fn template(deterministic: bool) -> &'static Template {
     static FIXED: OnceLock<Template> = OnceLock::new();
     let cell = if deterministic { &FIXED } else { &SYSTEM };
     cell.get_or_init(|| {
-        let scratch = scratch_instance(deterministic);
+        let scratch = scratch_instance(InstanceConfig::default(), deterministic);
         create_static(&scratch).expect("the static bootstrap objects are valid");
         capture(&scratch, b"/registry/")
     })
 }
 
-/// How many sets of CA ConfigMaps are kept: tests share one PKI, so one is usually enough.
-const CA_LAYERS_KEPT: usize = 4;
-
-/// Creates the ConfigMaps that publish the CA: `kube-root-ca.crt` in each namespace and
-/// `extension-apiserver-authentication` with `authentication` as its data. They are made on a
-/// scratch instance once per CA and settings, so that every server gets them the same way (one
-/// transaction, as the deterministic mode needs), and copied in.
-fn publish_ca(instance: &Instance, authentication: Value, deterministic: bool) -> ApiResult<()> {
-    type Layers = Vec<((bool, Value), Arc<Template>)>;
-    static LAYERS: Mutex<Layers> = Mutex::new(Vec::new());
-    let lock = || LAYERS.lock().unwrap_or_else(|e| e.into_inner());
-    let key = (deterministic, authentication);
-    let cached = {
-        // Least recently used first: a hit moves to the end, so one busy PKI keeps its layer
-        // however many one-off PKIs come and go.
-        let mut layers = lock();
-        let hit = layers.iter().position(|(cached, _)| cached == &key);
-        hit.map(|at| {
-            let entry = layers.remove(at);
-            let layer = entry.1.clone();
-            layers.push(entry);
-            layer
-        })
-    };
-    let layer = match cached {
-        Some(layer) => layer,
-        None => {
-            let layer = Arc::new(ca_layer(&key.1, deterministic)?);
-            let mut layers = lock();
-            if layers.len() == CA_LAYERS_KEPT {
-                layers.remove(0);
-            }
-            layers.push((key, layer.clone()));
-            layer
-        }
-    };
-    install(instance, &layer)
+/// Templates built per setting (a CA, an address), the least recently used first. Tests
+/// share one PKI and address, so one entry is usually enough; a few are kept so that a busy
+/// setting keeps its template however many one-off settings come and go.
+struct LayerCache<K> {
+    layers: Mutex<Vec<(K, Arc<Template>)>>,
 }
 
-/// The CA ConfigMaps, made on a scratch instance.
+impl<K: PartialEq> LayerCache<K> {
+    const KEPT: usize = 4;
+
+    const fn new() -> Self {
+        LayerCache { layers: Mutex::new(Vec::new()) }
+    }
+
+    /// The template for `key`, built by `build` if it is not kept.
+    fn get_or_build(&self, key: K, build: impl FnOnce(&K) -> ApiResult<Template>) -> ApiResult<Arc<Template>> {
+        let lock = || self.layers.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut layers = lock();
+            if let Some(at) = layers.iter().position(|(cached, _)| cached == &key) {
+                let entry = layers.remove(at);
+                let layer = entry.1.clone();
+                layers.push(entry);
+                return Ok(layer);
+            }
+        }
+        let layer = Arc::new(build(&key)?);
+        let mut layers = lock();
+        if layers.len() == Self::KEPT {
+            layers.remove(0);
+        }
+        layers.push((key, layer.clone()));
+        Ok(layer)
+    }
+}
+
+/// The CA ConfigMaps, `kube-root-ca.crt` in each namespace and
+/// `extension-apiserver-authentication` with `authentication` as its data, made on a scratch
+/// instance (in one transaction per server, as the deterministic mode needs).
 fn ca_layer(authentication: &Value, deterministic: bool) -> ApiResult<Template> {
-    let scratch = scratch_instance(deterministic);
+    let scratch = scratch_instance(InstanceConfig::default(), deterministic);
     let ca = authentication["client-ca-file"].as_str().unwrap_or_default().to_string();
     let _ = scratch.auth.ca_bundle.set(ca);
     for namespace in NAMESPACES {
@@ -269,20 +351,15 @@ fn ca_layer(authentication: &Value, deterministic: bool) -> ApiResult<Template> 
     Ok(capture(&scratch, b"/registry/configmaps/"))
 }
 
-/// Writes the template's objects in one transaction, each with a fresh uid.
-fn install(instance: &Instance, template: &Template) -> ApiResult<()> {
+/// Writes the template's objects in one transaction, each with a fresh uid and `port` in
+/// its port blanks.
+fn install(instance: &Instance, template: &Template, port: u16) -> ApiResult<()> {
     let uids = instance.ids.uuids(template.objects.len());
     let puts = template
         .objects
         .iter()
         .zip(&uids)
-        .map(|(object, fresh)| {
-            let mut value = Vec::with_capacity(object.value.len() - object.uid.len() + fresh.len());
-            value.extend_from_slice(&object.value[..object.uid.start]);
-            value.extend_from_slice(fresh.as_bytes());
-            value.extend_from_slice(&object.value[object.uid.end..]);
-            TxnOp::put(object.key.clone(), Bytes::from(value))
-        })
+        .map(|(object, fresh)| TxnOp::put(object.key.clone(), object.filled(fresh, port)))
         .collect();
     let txn = Txn { compares: Vec::new(), success: puts, failure: Vec::new() };
     let written = instance.store.txn(txn).map_err(crate::registry::storage::store_error)?;

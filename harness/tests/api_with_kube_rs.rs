@@ -2,7 +2,9 @@
 //! use it. Each test starts its own server.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::Status;
 use kubetwin_harness::TestServer;
@@ -33,7 +35,21 @@ async fn a_fresh_server_has_the_kubeadm_objects() {
     assert_eq!(default.status.unwrap().phase.as_deref(), Some("Active"));
     let services: Api<Service> = Api::namespaced(twin.client(), "default");
     let kubernetes = services.get("kubernetes").await.unwrap();
-    assert_eq!(kubernetes.spec.unwrap().cluster_ip.as_deref(), Some("10.96.0.1"));
+    let spec = kubernetes.spec.unwrap();
+    assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.1"));
+    // The Service and its endpoints point at this server's own port.
+    let port: i32 = twin.server().address().port().into();
+    assert_eq!(spec.ports.unwrap()[0].target_port, Some(IntOrString::Int(port)));
+    let endpoints: Api<Endpoints> = Api::namespaced(twin.client(), "default");
+    let subsets = endpoints.get("kubernetes").await.unwrap().subsets.unwrap();
+    assert_eq!(subsets[0].ports.as_ref().unwrap()[0].port, port);
+    let slices: Api<EndpointSlice> = Api::namespaced(twin.client(), "default");
+    assert_eq!(slices.get("kubernetes").await.unwrap().ports.unwrap()[0].port, Some(port));
+    // Its cluster IP is taken.
+    let taken = json!({"metadata": {"name": "other"}, "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 80}]}});
+    let clash =
+        api_error(services.create(&PostParams::default(), &serde_json::from_value(taken).unwrap()).await.unwrap_err());
+    assert!(clash.message.contains("provided IP is already allocated"), "{}", clash.message);
 }
 
 #[tokio::test]
