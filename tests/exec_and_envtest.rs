@@ -328,6 +328,25 @@ fn envtest_pki_with_rcgen(cert_dir: &Path) -> EnvtestPki {
     EnvtestPki { serving_ca, admin, alice, algorithm: "ES256" }
 }
 
+/// The answer to `GET /health` from the etcd `child` listening on `port`, or `None` if it
+/// exits (its port was taken) or never answers.
+fn etcd_health(child: &mut std::process::Child, port: u16) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            stream.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+            let mut response = String::new();
+            let answered = stream.read_to_string(&mut response).is_ok();
+            if answered && child.try_wait().unwrap().is_none() {
+                return Some(response);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -508,32 +527,34 @@ fn as_etcd_it_answers_health_until_stopped() {
     assert!(help.status.success());
     assert!(text(&help.stdout).lines().any(|line| line.trim_start().starts_with("--unsafe-no-fsync")));
 
-    let (port, peer) = (free_port(), free_port());
     let data = scratch.path().join("data");
-    let mut child = Command::new(bin.join("etcd"))
-        .args([
-            format!("--advertise-client-urls=http://127.0.0.1:{port}"),
-            format!("--data-dir={}", data.display()),
-            format!("--listen-client-urls=http://127.0.0.1:{port}"),
-            format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
-            "--unsafe-no-fsync=true".to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let response = loop {
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            stream.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
-            let mut response = String::new();
-            stream.read_to_string(&mut response).unwrap();
-            break response;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "etcd exited early");
-        assert!(Instant::now() < deadline, "etcd never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // A free port can be taken by a parallel test's server before etcd binds it (then etcd
+    // exits and the probe may even reach that server): such a pair of ports is given up.
+    let (mut child, response) = (0..5)
+        .find_map(|_| {
+            let (port, peer) = (free_port(), free_port());
+            let mut child = Command::new(bin.join("etcd"))
+                .args([
+                    format!("--advertise-client-urls=http://127.0.0.1:{port}"),
+                    format!("--data-dir={}", data.display()),
+                    format!("--listen-client-urls=http://127.0.0.1:{port}"),
+                    format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
+                    "--unsafe-no-fsync=true".to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            match etcd_health(&mut child, port) {
+                Some(response) => Some((child, response)),
+                None => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    None
+                }
+            }
+        })
+        .expect("etcd answered on one of five pairs of free ports");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with(r#"{"health":"true"}"#), "{response}");
     signal(&child, "TERM");
