@@ -1,10 +1,10 @@
 //! The garbage collector: kube-controller-manager's ownerReference semantics, run in-process
 //! so dependents go within milliseconds instead of seconds.
 //!
-//! It keeps a graph of every object by uid and its owners. A dependent whose owners are all
-//! gone (deleted, or never there: a wrong uid, an owner in a scope it cannot live in) is
-//! deleted. A dependent with at least one live owner only loses its references to the dead
-//! ones. An owner deleted with `propagationPolicy=Orphan` carries the `orphan` finalizer until
+//! It keeps a graph, by uid, of the objects that have owners, dependents or a deletion under
+//! way. A dependent whose owners are all gone (deleted, or never there: a wrong uid, an owner
+//! in a scope it cannot live in) is deleted. A dependent with at least one live owner only
+//! loses its references to the dead ones. An owner deleted with `propagationPolicy=Orphan` carries the `orphan` finalizer until
 //! its dependents are released; one deleted with `Foreground` carries `foregroundDeletion`
 //! until every dependent with `blockOwnerDeletion: true` is gone.
 
@@ -65,7 +65,14 @@ impl Controller for GarbageCollector {
         if object.deleting && object.has_finalizer(FOREGROUND) {
             self.due.extend(self.dependents.get(&object.uid).into_iter().flatten().cloned());
         }
-        self.objects.insert(object.uid.clone(), object.clone());
+        // Only objects that take part in ownership are kept: most have no owners and no
+        // dependents (a fresh server's ~150), and an owner found nowhere in the graph is
+        // looked up in the store when a dependent needs it.
+        if !object.owners.is_empty() || object.deleting || self.dependents.contains_key(&object.uid) {
+            self.objects.insert(object.uid.clone(), object.clone());
+        } else {
+            self.objects.remove(&object.uid);
+        }
     }
 
     fn forget(&mut self, _instance: &Instance, object: &Object) {
