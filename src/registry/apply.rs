@@ -8,6 +8,7 @@
 use super::apply_merge::{clean_config, merge, remove_path};
 use super::field_set::path_string;
 use super::managed_fields::{Entry, FieldSet, stored_entries, write_entries};
+use super::strategy::equal_without_metadata_field;
 use crate::error::{ApiError, Reason};
 use crate::openapi::{SchemaId, Schemas};
 use serde_json::{Map, Value, json};
@@ -102,7 +103,7 @@ pub fn apply(
 
     // `merged` has no managedFields; `live` is compared without them, and they are untracked,
     // so the comparison finds what it finds between `merged` and `live` without them.
-    let merged_is_live = equal_but_managed_fields(live, &merged);
+    let merged_is_live = equal_without_metadata_field(live, &merged, "managedFields");
     let (changed, removed) = if merged_is_live {
         (FieldSet::default(), FieldSet::default())
     } else {
@@ -167,22 +168,6 @@ fn without_managed_fields(live: &Value) -> Value {
     Value::Object(map.iter().map(copy).collect())
 }
 
-/// Whether `other` equals [`without_managed_fields`]`(live)`, found without building it.
-fn equal_but_managed_fields(live: &Value, other: &Value) -> bool {
-    let (Value::Object(live), Value::Object(other)) = (live, other) else { return live == other };
-    let same_metadata = |live: &Map<String, Value>, other: &Value| {
-        let Value::Object(other) = other else { return false };
-        let kept = || live.iter().filter(|(field, _)| *field != "managedFields");
-        kept().count() == other.len() && kept().all(|(field, value)| other.get(field) == Some(value))
-    };
-    live.len() == other.len()
-        && live.iter().all(|(key, value)| match (value, other.get(key)) {
-            (Value::Object(metadata), Some(theirs)) if key == "metadata" => same_metadata(metadata, theirs),
-            (value, theirs) => theirs == Some(value),
-        })
-}
-
-#[cfg(test)]
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,11 +256,15 @@ mod tests {
         let clean = without_managed_fields(&live);
         assert_eq!(clean, json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"r": 1}}));
         assert_eq!(clean["metadata"].as_object().unwrap().keys().collect::<Vec<_>>(), ["name", "labels"]);
-        assert!(equal_but_managed_fields(&live, &clean));
+        assert!(equal_without_metadata_field(&live, &clean, "managedFields"));
         let mut relabelled = clean.clone();
         relabelled["metadata"]["labels"]["x"] = json!("z");
-        assert!(!equal_but_managed_fields(&live, &relabelled));
-        assert!(!equal_but_managed_fields(&live, &json!({"metadata": {"name": "a"}, "spec": {"r": 1}})));
+        assert!(!equal_without_metadata_field(&live, &relabelled, "managedFields"));
+        assert!(!equal_without_metadata_field(
+            &live,
+            &json!({"metadata": {"name": "a"}, "spec": {"r": 1}}),
+            "managedFields"
+        ));
     }
 
     #[test]

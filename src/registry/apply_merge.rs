@@ -82,6 +82,13 @@ fn merge_lists(
 ) -> Vec<Value> {
     let live_ids: Vec<String> = live.iter().map(&id).collect();
     let config_ids: Vec<String> = config.iter().map(&id).collect();
+    if live_ids == config_ids && all_different(&live_ids) {
+        // The same items in the same order, as when re-applying: each merges in its place.
+        for (item, config_item) in live.iter_mut().zip(config) {
+            merge_item(item, config_item);
+        }
+        return live;
+    }
     let live_by_id: HashMap<&str, usize> = live_ids.iter().map(String::as_str).zip(0..).collect();
     let config_by_id: HashMap<&str, &Value> = config_ids.iter().map(String::as_str).zip(config).collect();
     // Without repeated ids every id is taken once at most, so live items can move into the
@@ -142,6 +149,13 @@ fn merge_lists(
         }
     }
     out
+}
+
+/// Whether no two of `ids` are the same.
+fn all_different(ids: &[String]) -> bool {
+    let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.windows(2).all(|pair| pair[0] != pair[1])
 }
 
 /// Removes the value at `path` (FieldsV1 elements) from `value`, if it is there.

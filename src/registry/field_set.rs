@@ -1,14 +1,11 @@
 //! Operations on [`FieldSet`]s, as structured-merge-diff's `fieldpath.Set` has them: parsing
 //! FieldsV1 back into a set, union, difference and intersection (path by path, not
-//! recursively), `EnsureNamedFieldsAreMembers`, the comparison of two objects into the fields
-//! an update added or changed and the fields it removed, and the `.spec.containers[name="x"]`
-//! rendering of paths that conflict messages use.
+//! recursively), `EnsureNamedFieldsAreMembers`, the value at one path element, and the
+//! `.spec.containers[name="x"]` rendering of paths that conflict messages use.
 
-use super::managed_fields::{FieldSet, ListKind, is_exact_scalar, list_kind};
-use crate::openapi::{SchemaId, Schemas};
+use super::managed_fields::FieldSet;
 use serde_json::Value;
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 impl FieldSet {
     /// Parses FieldsV1 JSON: `{}` is a member leaf, `.` marks a node with children as a member.
@@ -160,113 +157,6 @@ impl FieldSet {
             }
         }
     }
-
-    /// What changed from `old` to `new`: the members added or whose value changed, and the
-    /// members removed (`typed.Comparison`'s Added ∪ Modified, and Removed).
-    pub fn compare(schemas: &Schemas, root: Option<SchemaId>, old: &Value, new: &Value) -> (FieldSet, FieldSet) {
-        // Equal objects have the same members with the same value under each: the walk would
-        // find nothing added, changed or removed.
-        if old == new {
-            return (FieldSet::default(), FieldSet::default());
-        }
-        let old_set = FieldSet::of_object(schemas, root, old);
-        let new_set = FieldSet::of_object(schemas, root, new);
-        compare_nodes(schemas, root, old_set, new_set, Some(old), Some(new))
-    }
-}
-
-/// `(changed, removed)` under one node of both sets, whose values are `old_value` and
-/// `new_value` and whose schema is `schema`. The sets are taken apart: subtrees only one side
-/// has move into the result whole.
-fn compare_nodes(
-    schemas: &Schemas,
-    schema: Option<SchemaId>,
-    old: FieldSet,
-    new: FieldSet,
-    old_value: Option<&Value>,
-    new_value: Option<&Value>,
-) -> (FieldSet, FieldSet) {
-    let mut changed = FieldSet::default();
-    let mut removed = FieldSet::default();
-    if old.children.is_empty() && new.children.is_empty() {
-        changed.own = old.own && new.own && old_value != new_value;
-    } else {
-        changed.own = new.own && !old.own;
-        removed.own = old.own && !new.own;
-    }
-    let old_children = ChildValues::of(schemas, schema, old_value);
-    let new_children = ChildValues::of(schemas, schema, new_value);
-    let mut old_keys = old.children.into_iter().peekable();
-    let mut new_keys = new.children.into_iter().peekable();
-    // Both maps iterate in key order: walk them side by side as one sorted union of keys.
-    loop {
-        let order = match (old_keys.peek(), new_keys.peek()) {
-            (None, None) => break,
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (Some((o, _)), Some((n, _))) => o.cmp(n),
-        };
-        match order {
-            Ordering::Less => removed.children.extend(old_keys.next()),
-            Ordering::Greater => changed.children.extend(new_keys.next()),
-            Ordering::Equal => {
-                let (key, o) = old_keys.next().expect("peeked");
-                let (_, n) = new_keys.next().expect("peeked");
-                let child_schema = schema.and_then(|s| match key.strip_prefix("f:") {
-                    Some(field) => schemas.field(s, field),
-                    None => schemas.items(s),
-                });
-                let (c, r) = compare_nodes(schemas, child_schema, o, n, old_children.get(&key), new_children.get(&key));
-                if !c.is_empty() {
-                    changed.children.insert(key.clone(), c);
-                }
-                if !r.is_empty() {
-                    removed.children.insert(key, r);
-                }
-            }
-        }
-    }
-    (changed, removed)
-}
-
-/// Finds the values under one node by FieldsV1 path element, as [`child_value`] does. A list
-/// whose items all render exactly (list-map items with every key field a string, integer or
-/// boolean; set members that are such scalars) is indexed once by element instead of parsing
-/// each element and scanning the list for it. An item found in the index is the one
-/// `child_value` finds: it has the element's field values, and no earlier item can (it would
-/// render to the same element). Elements the index lacks are looked up as `child_value` does.
-enum ChildValues<'a> {
-    Indexed { list: &'a Value, by_element: HashMap<String, &'a Value> },
-    Scanned(Option<&'a Value>),
-}
-
-impl<'a> ChildValues<'a> {
-    fn of(schemas: &Schemas, schema: Option<SchemaId>, value: Option<&'a Value>) -> ChildValues<'a> {
-        let (Some(list_schema), Some(list @ Value::Array(items))) = (schema, value) else {
-            return ChildValues::Scanned(value);
-        };
-        let index = |element: &dyn Fn(&Value) -> String| {
-            let mut by_element = HashMap::with_capacity(items.len());
-            for item in items {
-                by_element.entry(element(item)).or_insert(item);
-            }
-            ChildValues::Indexed { list, by_element }
-        };
-        match list_kind(schemas, list_schema) {
-            ListKind::Map(keys) if keys.keys_items_exactly(items) => index(&|item| keys.item_key(item)),
-            ListKind::Set if items.iter().all(is_exact_scalar) => index(&|item| format!("v:{item}")),
-            _ => ChildValues::Scanned(value),
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        match self {
-            ChildValues::Indexed { list, by_element } => {
-                by_element.get(key).copied().or_else(|| child_value(list, key))
-            }
-            ChildValues::Scanned(value) => value.and_then(|v| child_value(v, key)),
-        }
-    }
 }
 
 /// The value at one FieldsV1 path element under `value`.
@@ -311,7 +201,6 @@ pub fn path_string(path: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openapi::schema;
     use serde_json::json;
 
     fn set(fields: Value) -> FieldSet {
@@ -354,53 +243,6 @@ mod tests {
             labels.without_map_members().to_fields_v1(),
             json!({"f:metadata": {"f:labels": {"f:a": {}}}, "f:l": {"k:{\"n\":1}": {}}})
         );
-    }
-
-    #[test]
-    fn compare_reports_changed_and_removed_members() {
-        let schemas = schema();
-        let root = schemas.id("io.k8s.api.apps.v1.Deployment");
-        let old = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 1, "template": {"spec": {
-            "containers": [{"name": "c", "image": "x"}, {"name": "d", "image": "y"}]}}}});
-        let new = json!({"metadata": {"labels": {"a": "1", "c": "3"}}, "spec": {"replicas": 2, "template": {"spec": {
-            "containers": [{"name": "c", "image": "z"}]}}}});
-        let (changed, removed) = FieldSet::compare(schemas, root, &old, &new);
-        assert_eq!(
-            changed.to_fields_v1(),
-            json!({"f:metadata": {"f:labels": {"f:c": {}}}, "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {
-                "f:containers": {"k:{\"name\":\"c\"}": {"f:image": {}}}}}}})
-        );
-        assert_eq!(
-            removed.to_fields_v1(),
-            json!({"f:metadata": {"f:labels": {"f:b": {}}}, "f:spec": {"f:template": {"f:spec": {
-                "f:containers": {"k:{\"name\":\"d\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}})
-        );
-    }
-
-    #[test]
-    fn indexed_lists_find_the_items_child_value_finds() {
-        let schemas = schema();
-        let pod_spec = schemas.id("io.k8s.api.core.v1.PodSpec");
-        let containers = schemas.field(pod_spec.unwrap(), "containers");
-        let ports = schemas.items(containers.unwrap()).and_then(|c| schemas.field(c, "ports"));
-        let exact = json!([{"containerPort": 80, "protocol": "TCP", "name": "a"}, {"containerPort": 80, "protocol": "TCP", "name": "b"}, {"containerPort": 81, "protocol": "UDP"}]);
-        let defaulted =
-            json!([{"containerPort": 80}, {"containerPort": 80, "protocol": "TCP"}, {"containerPort": 1.5}]);
-        let elements = [
-            "k:{\"containerPort\":80,\"protocol\":\"TCP\"}",
-            "k:{\"containerPort\":81,\"protocol\":\"UDP\"}",
-            "k:{\"containerPort\":80}",
-            "k:{\"containerPort\":82,\"protocol\":\"TCP\"}",
-        ];
-        for list in [&exact, &defaulted] {
-            let lookup = ChildValues::of(schemas, ports, Some(list));
-            assert_eq!(matches!(lookup, ChildValues::Indexed { .. }), list == &exact);
-            for element in elements {
-                assert!(
-                    lookup.get(element).map(std::ptr::from_ref) == child_value(list, element).map(std::ptr::from_ref)
-                );
-            }
-        }
     }
 
     #[test]

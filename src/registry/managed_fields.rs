@@ -33,43 +33,22 @@ impl FieldSet {
     /// The fields `object` sets, walked along `root`'s schema (no schema: treated as free
     /// form, which is what custom resources without structure get).
     pub fn of_object(schemas: &Schemas, root: Option<SchemaId>, object: &Value) -> FieldSet {
-        let mut set = FieldSet::default();
-        if let Value::Object(map) = object {
-            for (key, value) in map {
-                if key == "apiVersion" || key == "kind" {
-                    continue;
-                }
-                let child_schema = root.and_then(|r| schemas.field(r, key));
-                let mut child = FieldSet::default();
-                if key == "metadata" {
-                    if let Value::Object(meta) = value {
-                        for (field, field_value) in
-                            meta.iter().filter(|(f, _)| !UNTRACKED_METADATA.contains(&f.as_str()))
-                        {
-                            let field_schema = child_schema.and_then(|s| schemas.field(s, field));
-                            child.children.insert(field_element(field), walk(schemas, field_schema, field_value, true));
-                        }
-                    }
-                    if child.children.is_empty() {
-                        continue;
-                    }
-                } else {
-                    child = walk(schemas, child_schema, value, false);
-                }
-                set.children.insert(field_element(key), child);
-            }
-        }
-        set
+        NodeKind::Object.field_set(schemas, root, object)
     }
 
     /// FieldsV1 JSON.
     pub fn to_fields_v1(&self) -> Value {
+        self.clone().into_fields_v1()
+    }
+
+    /// FieldsV1 JSON, moving the path elements into it.
+    pub fn into_fields_v1(self) -> Value {
         let mut map = Map::with_capacity(self.children.len() + 1);
         if self.own && !self.children.is_empty() {
             map.insert(".".into(), json!({}));
         }
-        for (key, child) in &self.children {
-            map.insert(key.clone(), child.to_fields_v1());
+        for (key, child) in self.children {
+            map.insert(key, child.into_fields_v1());
         }
         Value::Object(map)
     }
@@ -80,19 +59,11 @@ impl FieldSet {
 }
 
 /// The `f:` element of a field.
-fn field_element(field: &str) -> String {
+pub(super) fn field_element(field: &str) -> String {
     let mut element = String::with_capacity(field.len() + 2);
     element.push_str("f:");
     element.push_str(field);
     element
-}
-
-fn walk(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry_parent: bool) -> FieldSet {
-    let mut set = walk_children(schemas, schema, value, is_map_entry_parent);
-    if set.children.is_empty() {
-        set.own = true;
-    }
-    set
 }
 
 /// How a list merges and is tracked, from its schema: `x-kubernetes-list-type`, or for
@@ -205,72 +176,139 @@ pub fn is_atomic_map(schemas: &Schemas, schema: SchemaId) -> bool {
         || schemas.resolve(schema).map_type == crate::openapi::MapType::Atomic
 }
 
-fn walk_children(schemas: &Schemas, schema: Option<SchemaId>, value: &Value, is_map_entry_parent: bool) -> FieldSet {
-    let _ = is_map_entry_parent;
-    let mut set = FieldSet::default();
-    if schema.is_some_and(|s| is_atomic_map(schemas, s)) && value.is_object() {
-        return set;
+/// What a node of an object's field set stands for, which says how its set is built from its
+/// value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NodeKind {
+    /// The whole object: its fields but `apiVersion` and `kind`, and `metadata` only when it
+    /// has fields managedFields tracks.
+    Object,
+    /// `metadata`: the fields managedFields tracks.
+    Metadata,
+    /// A field's value, walked along its schema: a member when nothing is tracked under it.
+    Field,
+    /// A list-map item: walked like a field, and a member itself.
+    ListMapItem,
+    /// A set member: a member leaf, whatever its value.
+    SetMember,
+}
+
+impl NodeKind {
+    /// The field set of a node of this kind whose schema is `schema` and value `value`.
+    pub(super) fn field_set(self, schemas: &Schemas, schema: Option<SchemaId>, value: &Value) -> FieldSet {
+        let mut children = BTreeMap::new();
+        let own = self.visit_children(schemas, schema, value, |element, kind, child_schema, child| {
+            children.insert(element, kind.field_set(schemas, child_schema, child));
+        });
+        FieldSet { own: self.is_member(own, children.is_empty()), children }
+    }
+
+    /// Whether the node is a member, given whether [`NodeKind::visit_children`] found it one
+    /// and whether it has children.
+    pub(super) fn is_member(self, own: bool, childless: bool) -> bool {
+        match self {
+            NodeKind::Object | NodeKind::Metadata => false,
+            NodeKind::Field => own || childless,
+            NodeKind::ListMapItem | NodeKind::SetMember => true,
+        }
+    }
+
+    /// One level of the field set: calls `visit` with each child's path element, kind, schema
+    /// and value, in the value's order, and returns whether the node's own value makes it a
+    /// member (a granular map is one).
+    pub(super) fn visit_children<'a>(
+        self,
+        schemas: &Schemas,
+        schema: Option<SchemaId>,
+        value: &'a Value,
+        mut visit: impl FnMut(String, NodeKind, Option<SchemaId>, &'a Value),
+    ) -> bool {
+        let field_schema = |key: &str| schema.and_then(|s| schemas.field(s, key));
+        match (self, value) {
+            (NodeKind::Object, Value::Object(map)) => {
+                for (key, child) in map {
+                    let kind = match key.as_str() {
+                        "apiVersion" | "kind" => continue,
+                        "metadata" if !has_tracked_metadata(child) => continue,
+                        "metadata" => NodeKind::Metadata,
+                        _ => NodeKind::Field,
+                    };
+                    visit(field_element(key), kind, field_schema(key), child);
+                }
+                false
+            }
+            (NodeKind::Metadata, Value::Object(metadata)) => {
+                for (field, child) in metadata.iter().filter(|(f, _)| !UNTRACKED_METADATA.contains(&f.as_str())) {
+                    visit(field_element(field), NodeKind::Field, field_schema(field), child);
+                }
+                false
+            }
+            (NodeKind::Field | NodeKind::ListMapItem, _) => visit_walked_children(schemas, schema, value, visit),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `metadata` is an object with a field managedFields tracks.
+fn has_tracked_metadata(metadata: &Value) -> bool {
+    metadata.as_object().is_some_and(|m| m.keys().any(|f| !UNTRACKED_METADATA.contains(&f.as_str())))
+}
+
+/// Whether an object walked along `schema` has its fields as children (`None` when it has no
+/// children: it is empty, an atomic map, or of any type), and if so whether it is a member
+/// itself, as a granular map is.
+pub(super) fn walked_object_members(
+    schemas: &Schemas,
+    schema: Option<SchemaId>,
+    map: &Map<String, Value>,
+) -> Option<bool> {
+    if map.is_empty() || schema.is_some_and(|s| is_atomic_map(schemas, s)) {
+        return None;
     }
     let resolved = schema.map(|s| &schemas.resolve(s).kind);
+    if matches!(resolved, Some(SchemaKind::Any)) {
+        return None;
+    }
+    let is_map =
+        matches!(resolved, Some(SchemaKind::Object { properties, additional: Some(_) }) if properties.is_empty());
+    Some(is_map)
+}
+
+/// [`NodeKind::visit_children`] of a value walked along its schema.
+fn visit_walked_children<'a>(
+    schemas: &Schemas,
+    schema: Option<SchemaId>,
+    value: &'a Value,
+    mut visit: impl FnMut(String, NodeKind, Option<SchemaId>, &'a Value),
+) -> bool {
     match value {
-        Value::Object(map) if !map.is_empty() => {
-            let is_map = matches!(resolved, Some(SchemaKind::Object { properties, additional: Some(_) }) if properties.is_empty())
-                || matches!(resolved, None | Some(SchemaKind::Any));
-            if is_map && schema.is_some_and(|s| !matches!(schemas.resolve(s).kind, SchemaKind::Any)) {
-                set.own = true;
-            }
-            if matches!(resolved, Some(SchemaKind::Any)) && schema.is_some() {
-                return set;
-            }
+        Value::Object(map) => {
+            let Some(own) = walked_object_members(schemas, schema, map) else { return false };
             for (key, child) in map {
-                let child_schema = schema.and_then(|s| schemas.field(s, key));
-                set.children.insert(field_element(key), walk(schemas, child_schema, child, false));
+                visit(field_element(key), NodeKind::Field, schema.and_then(|s| schemas.field(s, key)), child);
             }
+            own
         }
         Value::Array(items) if !items.is_empty() => {
-            let Some(list) = schema else { return set };
+            let Some(list) = schema else { return false };
             let item_schema = schemas.items(list);
             match list_kind(schemas, list) {
                 ListKind::Map(map_keys) => {
                     for item in items {
-                        let mut element = walk(schemas, item_schema, item, false);
-                        element.own = true;
-                        set.children.insert(map_keys.item_key(item), element);
+                        visit(map_keys.item_key(item), NodeKind::ListMapItem, item_schema, item);
                     }
                 }
                 ListKind::Set => {
                     for item in items {
-                        set.children.insert(format!("v:{item}"), FieldSet { own: true, ..FieldSet::default() });
+                        visit(format!("v:{item}"), NodeKind::SetMember, item_schema, item);
                     }
                 }
                 ListKind::Atomic => {}
             }
+            false
         }
-        _ => {}
+        _ => false,
     }
-    set
-}
-
-/// One managedFields entry.
-pub fn entry(
-    manager: &str,
-    operation: &str,
-    api_version: &str,
-    time: &str,
-    subresource: &str,
-    fields: &FieldSet,
-) -> Value {
-    let mut entry = Map::new();
-    entry.insert("manager".into(), json!(manager));
-    entry.insert("operation".into(), json!(operation));
-    entry.insert("apiVersion".into(), json!(api_version));
-    entry.insert("time".into(), json!(time));
-    entry.insert("fieldsType".into(), json!("FieldsV1"));
-    entry.insert("fieldsV1".into(), fields.to_fields_v1());
-    if !subresource.is_empty() {
-        entry.insert("subresource".into(), json!(subresource));
-    }
-    Value::Object(entry)
 }
 
 /// The default field manager: the User-Agent up to its first `/`, as kube-apiserver derives it.
@@ -312,8 +350,19 @@ impl Entry {
         Some((entry, value.get("fieldsV1").unwrap_or(&Value::Null)))
     }
 
-    pub fn encode(&self) -> Value {
-        entry(&self.manager, &self.operation, &self.api_version, &self.time, &self.subresource, &self.fields)
+    /// The entry as managedFields stores it.
+    pub fn into_value(self) -> Value {
+        let mut entry = Map::new();
+        entry.insert("manager".into(), Value::String(self.manager));
+        entry.insert("operation".into(), Value::String(self.operation));
+        entry.insert("apiVersion".into(), Value::String(self.api_version));
+        entry.insert("time".into(), Value::String(self.time));
+        entry.insert("fieldsType".into(), json!("FieldsV1"));
+        entry.insert("fieldsV1".into(), self.fields.into_fields_v1());
+        if !self.subresource.is_empty() {
+            entry.insert("subresource".into(), Value::String(self.subresource));
+        }
+        Value::Object(entry)
     }
 
     /// Whether this entry is the one `manager` writes with `operation` on `subresource` (the
@@ -372,7 +421,7 @@ pub fn write_entries(object: &mut Value, mut entries: Vec<Entry>) {
     if entries.is_empty() {
         metadata.remove("managedFields");
     } else {
-        metadata.insert("managedFields".into(), Value::Array(entries.iter().map(Entry::encode).collect()));
+        metadata.insert("managedFields".into(), Value::Array(entries.into_iter().map(Entry::into_value).collect()));
     }
 }
 

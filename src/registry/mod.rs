@@ -10,6 +10,7 @@ pub mod conversion;
 pub mod csr;
 pub mod defaults;
 pub mod encoding;
+mod field_diff;
 mod field_set;
 pub mod list;
 pub mod managed_fields;

@@ -316,9 +316,7 @@ impl Scope<'_> {
             csr::prepare_update(self, &mut object, &old, scope);
             strategy::prepare_update(&self.resource, &mut object, &old, scope);
             strategy::metadata_mut(&mut object).remove("resourceVersion");
-            let mut old_without_rv = old.clone();
-            strategy::metadata_mut(&mut old_without_rv).remove("resourceVersion");
-            if object == old_without_rv {
+            if unchanged_by_update(&old, &object) {
                 return Ok(WriteResult { object: current, warnings, created: false });
             }
             self.record_manager(Some(&old), &mut object, options, subresource);
@@ -356,6 +354,17 @@ impl Scope<'_> {
         }
         Err(ApiError::modified(self.error_resource(), name))
     }
+}
+
+/// Whether an update leaves `old` as it is: `object` (without a resourceVersion, and with a
+/// metadata object) equals `old` without its resourceVersion and with a metadata object.
+fn unchanged_by_update(old: &Value, object: &Value) -> bool {
+    if strategy::metadata(old).is_some() {
+        return strategy::equal_without_metadata_field(old, object, "resourceVersion");
+    }
+    let mut old_with_metadata = old.clone();
+    strategy::metadata_mut(&mut old_with_metadata);
+    *object == old_with_metadata
 }
 
 /// DeleteOptions, from the body or the query string.

@@ -25,6 +25,22 @@ pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
     object.get_mut("metadata").and_then(Value::as_object_mut).expect("inserted above")
 }
 
+/// Whether `object` equals `reference` with its metadata field `field` removed, found without
+/// building that copy. A `reference` without a metadata object is compared as it is.
+pub fn equal_without_metadata_field(reference: &Value, object: &Value, field: &str) -> bool {
+    let (Value::Object(reference), Value::Object(object)) = (reference, object) else { return reference == object };
+    let same_metadata = |metadata: &Map<String, Value>, theirs: &Value| {
+        let Value::Object(theirs) = theirs else { return false };
+        let kept = || metadata.iter().filter(|(name, _)| *name != field);
+        kept().count() == theirs.len() && kept().all(|(name, value)| theirs.get(name) == Some(value))
+    };
+    reference.len() == object.len()
+        && reference.iter().all(|(key, value)| match (value, object.get(key)) {
+            (Value::Object(metadata), Some(theirs)) if key == "metadata" => same_metadata(metadata, theirs),
+            (value, theirs) => theirs == Some(value),
+        })
+}
+
 pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
     metadata(object).and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or_default()
 }
