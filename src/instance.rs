@@ -59,6 +59,8 @@ pub struct Instance {
     /// The bootstrap objects as the controllers read them, by key, with the revision they were
     /// written at: the controllers' first listing takes them instead of parsing each again.
     pub(crate) bootstrap_objects: Mutex<HashMap<bytes::Bytes, (i64, crate::controllers::Object)>>,
+    /// The last server-side apply of each object that left it as it was.
+    pub(crate) unchanged_applies: crate::registry::unchanged_applies::UnchangedApplies,
 }
 
 impl Instance {
@@ -80,6 +82,7 @@ impl Instance {
             faults: crate::faults::Faults::default(),
             requests: crate::recording::RequestLog::default(),
             bootstrap_objects: Mutex::default(),
+            unchanged_applies: Default::default(),
         }
     }
 

@@ -62,6 +62,18 @@ async fn apply_creates_a_missing_object_and_reapplying_changes_nothing() {
     assert_eq!(again.metadata.resource_version, created.metadata.resource_version);
     assert_eq!(again.metadata.generation, created.metadata.generation);
     assert_eq!(again.metadata.managed_fields, created.metadata.managed_fields);
+
+    // Once more, the same (answered as the last no-op was), then after another writer took
+    // replicas: judged afresh, so the unchanged apply now conflicts.
+    let third = api.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(deployment(2, nginx()))).await.unwrap();
+    assert_eq!(third.metadata.resource_version, created.metadata.resource_version);
+    let scaler = PatchParams { field_manager: Some("scaler".into()), ..PatchParams::default() };
+    api.patch("web", &scaler, &Patch::Merge(json!({"spec": {"replicas": 5}}))).await.unwrap();
+    let error =
+        api.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(deployment(2, nginx()))).await.unwrap_err();
+    let kube::Error::Api(status) = error else { panic!("expected an API error, got {error:?}") };
+    assert_eq!(status.code, 409);
+    assert!(status.message.contains(r#"conflict with "scaler""#), "{}", status.message);
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use crate::registry::Scope;
 use crate::registry::apply::{Applier, apply, conflict_error};
 use crate::registry::rest::WriteResult;
 use crate::registry::strategy::meta_str;
+use crate::registry::unchanged_applies::ApplyRequest;
 use serde_json::{Map, Value, json};
 
 /// The applied configuration from the body, checked against the endpoint.
@@ -67,6 +68,14 @@ pub fn apply_patch(scope: &Scope<'_>, name: &str, subresource: &str, request: &A
     }
     options.applied = true;
     let force = request.query.flag("force")?;
+    let key = scope.resource.key(scope.namespace, name);
+    let this_apply = ApplyRequest { resource: &scope.resource, key: &key, subresource, request };
+    let unchanged_applies = &scope.instance.unchanged_applies;
+    if let Ok(current) = scope.get(name)
+        && let Some(warnings) = unchanged_applies.warnings(&this_apply, &current)
+    {
+        return Ok(WriteResult { object: current, warnings, created: false });
+    }
     let config = read_config(scope, name, subresource, request)?;
     let requested_version = meta_str(&config, "resourceVersion").to_string();
     let api_version = scope.resource.api_version();
@@ -77,13 +86,18 @@ pub fn apply_patch(scope: &Scope<'_>, name: &str, subresource: &str, request: &A
     let run = |live: &Value| apply(schemas, root, live, &config, &applier).map_err(|c| conflict_error(&c));
     for _attempt in 0..4 {
         match scope.get(name) {
-            Ok(_) => {
-                return scope.guaranteed_update(name, subresource, &options, None, |current| {
+            Ok(stored) => {
+                let result = scope.guaranteed_update(name, subresource, &options, None, |current| {
                     if !requested_version.is_empty() && requested_version != meta_str(current, "resourceVersion") {
                         return Err(ApiError::modified(scope.error_resource(), name));
                     }
                     run(current)
-                });
+                })?;
+                // The update answers with the very object it read when it left it as it was.
+                if result.object.revision == stored.revision && result.object.bytes.as_ptr() == stored.bytes.as_ptr() {
+                    unchanged_applies.record(&this_apply, &stored, &result.warnings);
+                }
+                return Ok(result);
             }
             Err(error) if error.reason == Reason::NotFound && subresource.is_empty() => {
                 let object = run(&json!({}))?;

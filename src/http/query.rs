@@ -4,7 +4,7 @@
 use crate::error::{ApiError, ApiResult};
 
 /// A parsed query string, keeping every value of a repeated key in order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
     pairs: Vec<(String, String)>,
 }

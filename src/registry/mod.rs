@@ -20,6 +20,7 @@ pub mod rest;
 pub mod services;
 pub mod storage;
 pub mod strategy;
+pub mod unchanged_applies;
 pub mod unknown_fields;
 
 use crate::instance::Instance;
