@@ -14,7 +14,7 @@ use crate::registry::Scope;
 use crate::registry::allocators::Cidr;
 use crate::registry::rest::WriteOptions;
 use crate::store::{KeyRange, RangeRequest, Txn, TxnOp};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -214,21 +214,18 @@ enum Blank {
 }
 
 impl TemplateObject {
-    /// The object with `uid` and `port` written into its blanks.
-    fn filled(&self, uid: &str, port: u16) -> Bytes {
-        let port = port.to_string();
-        let mut value = Vec::with_capacity(self.value.len() + uid.len() + port.len());
+    /// Appends the object to `out` with `uid` and `port` written into its blanks.
+    fn fill_into(&self, out: &mut BytesMut, uid: &str, port: &str) {
         let mut copied = 0;
         for (range, blank) in &self.blanks {
-            value.extend_from_slice(&self.value[copied..range.start]);
-            value.extend_from_slice(match blank {
+            out.extend_from_slice(&self.value[copied..range.start]);
+            out.extend_from_slice(match blank {
                 Blank::Uid => uid.as_bytes(),
                 Blank::Port => port.as_bytes(),
             });
             copied = range.end;
         }
-        value.extend_from_slice(&self.value[copied..]);
-        Bytes::from(value)
+        out.extend_from_slice(&self.value[copied..]);
     }
 }
 
@@ -355,15 +352,28 @@ fn ca_layer(authentication: &Value, deterministic: bool) -> ApiResult<Template> 
 /// its port blanks.
 fn install(instance: &Instance, template: &Template, port: u16) -> ApiResult<()> {
     let uids = instance.ids.uuids(template.objects.len());
+    // One buffer holds every object, each put takes its slice: one allocation, not two per
+    // object.
+    let port = port.to_string();
+    let room = template.objects.iter().map(|object| object.value.len() + 64).sum();
+    let mut buffer = BytesMut::with_capacity(room);
+    let mut ends = Vec::with_capacity(template.objects.len());
+    for (object, fresh) in template.objects.iter().zip(&uids) {
+        object.fill_into(&mut buffer, fresh, &port);
+        ends.push(buffer.len());
+    }
+    let buffer = buffer.freeze();
+    let starts = std::iter::once(0).chain(ends.iter().copied());
     let puts = template
         .objects
         .iter()
-        .zip(&uids)
-        .map(|(object, fresh)| TxnOp::put(object.key.clone(), object.filled(fresh, port)))
+        .zip(starts.zip(ends.iter().copied()))
+        .map(|(object, (start, end))| TxnOp::put(object.key.clone(), buffer.slice(start..end)))
         .collect();
     let txn = Txn { compares: Vec::new(), success: puts, failure: Vec::new() };
     let written = instance.store.txn(txn).map_err(crate::registry::storage::store_error)?;
     let mut parsed = instance.bootstrap_objects.lock().unwrap_or_else(|e| e.into_inner());
+    parsed.reserve(template.objects.len());
     for (object, fresh) in template.objects.iter().zip(uids) {
         if let Some(head) = &object.parsed {
             parsed

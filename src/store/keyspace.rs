@@ -29,6 +29,12 @@ impl Keyspace {
         self.histories[*self.by_hash.get(key)?].as_mut()
     }
 
+    /// Makes room for `additional` more keys.
+    pub fn reserve(&mut self, additional: usize) {
+        self.by_hash.reserve(additional);
+        self.histories.reserve(additional.saturating_sub(self.free.len()));
+    }
+
     /// Adds a key that is not in the keyspace yet.
     pub fn insert(&mut self, key: Bytes, history: KeyHistory) {
         let slot = match self.free.pop() {

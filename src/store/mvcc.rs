@@ -108,7 +108,10 @@ impl Inner {
             }
         }
         let commit_revision = self.revision + 1;
-        let mut events = Vec::new();
+        let puts = ops.iter().filter(|op| matches!(op, TxnOp::Put { .. })).count();
+        // A bulk load (a server's bootstrap objects) grows the keyspace once, not by doubling.
+        self.keys.reserve(puts);
+        let mut events = Vec::with_capacity(puts);
         let responses = ops.into_iter().map(|op| self.apply(op, commit_revision, &mut events)).collect();
         if !events.is_empty() {
             self.commit(events, wakers);
