@@ -178,3 +178,24 @@ async fn kubectl_auth_commands_and_impersonation() {
         "users \"alice\" is forbidden: User \"bob\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
     );
 }
+
+#[tokio::test]
+async fn every_namespace_gets_and_keeps_its_default_service_account_and_ca_bundle() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let twin = TestServer::start().await.unwrap();
+    let namespace = json!({"metadata": {"name": "team"}});
+    let namespaces: Api<Namespace> = Api::all(twin.client());
+    namespaces.create(&PostParams::default(), &serde_json::from_value(namespace).unwrap()).await.unwrap();
+    let timeout = std::time::Duration::from_secs(5);
+    for round in ["created with the namespace", "recreated after a delete"] {
+        let account = twin.wait_for::<ServiceAccount>(Some("team"), "default", timeout, |_| true).await;
+        let bundle = twin.wait_for::<ConfigMap>(Some("team"), "kube-root-ca.crt", timeout, |_| true).await;
+        let (account, bundle) = (account.expect(round), bundle.expect(round));
+        let ca = &bundle.data.unwrap()["ca.crt"];
+        assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{round}: {ca}");
+        assert_eq!(account.metadata.namespace.as_deref(), Some("team"));
+        let delete = DeleteParams::default();
+        Api::<ServiceAccount>::namespaced(twin.client(), "team").delete("default", &delete).await.unwrap();
+        Api::<ConfigMap>::namespaced(twin.client(), "team").delete("kube-root-ca.crt", &delete).await.unwrap();
+    }
+}

@@ -50,24 +50,25 @@ impl Controller for ServiceAccountController {
 /// Creates `namespace`'s default ServiceAccount and CA bundle ConfigMap where missing (and the
 /// namespace is active).
 pub fn ensure_defaults(instance: &Instance, namespace: &str) {
-    let options = WriteOptions { field_manager: "kube-controller-manager".into(), ..WriteOptions::default() };
-    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
-    let mut wanted = vec![("serviceaccounts", account)];
-    if let Some(ca) = instance.auth.ca_bundle.get() {
-        let configmap = json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": ROOT_CA_CONFIGMAP, "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION}},
-            "data": {"ca.crt": ca},
-        });
-        wanted.push(("configmaps", configmap));
-    }
-    for (plural, object) in wanted {
+    let ca = instance.auth.ca_bundle.get();
+    let account = ("serviceaccounts", "default");
+    let wanted: &[(&str, &str)] = if ca.is_some() { &[account, ("configmaps", ROOT_CA_CONFIGMAP)] } else { &[account] };
+    for &(plural, name) in wanted {
         let resource = instance.resource("", "v1", plural).expect("core resources are always served");
         let scope = Scope { instance, resource, namespace: Some(namespace) };
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        if scope.get(&name).is_ok() {
+        // Usually there already: looked up before anything is built.
+        if scope.get(name).is_ok() {
             continue;
         }
+        let object = match ca {
+            Some(ca) if plural == "configmaps" => json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION}},
+                "data": {"ca.crt": ca},
+            }),
+            _ => json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}),
+        };
+        let options = WriteOptions { field_manager: "kube-controller-manager".into(), ..WriteOptions::default() };
         // A terminating or missing namespace refuses the create; that is as it should be.
         let _ = scope.create(object, &options);
     }
