@@ -376,8 +376,7 @@ fn install(instance: &Instance, template: &Template, port: u16) -> ApiResult<()>
     parsed.reserve(template.objects.len());
     for (object, fresh) in template.objects.iter().zip(uids) {
         if let Some(head) = &object.parsed {
-            parsed
-                .insert(object.key.clone(), (written.revision, Object { uid: fresh, bootstrap: true, ..head.clone() }));
+            parsed.push((object.key.clone(), written.revision, Object { uid: fresh, bootstrap: true, ..head.clone() }));
         }
     }
     drop(parsed);

@@ -6,7 +6,6 @@ use crate::metrics::Metrics;
 use crate::openapi::{Catalog, ResourceInfo};
 use crate::registry::allocators::{Cidr, IpAllocator, PortAllocator};
 use crate::store::{MemoryStore, StoreConfig};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// What an instance is built from.
@@ -58,7 +57,7 @@ pub struct Instance {
     pub requests: crate::recording::RequestLog,
     /// The bootstrap objects as the controllers read them, by key, with the revision they were
     /// written at: the controllers' first listing takes them instead of parsing each again.
-    pub(crate) bootstrap_objects: Mutex<HashMap<bytes::Bytes, (i64, crate::controllers::Object)>>,
+    pub(crate) bootstrap_objects: Mutex<Vec<(bytes::Bytes, i64, crate::controllers::Object)>>,
     /// The last server-side apply of each object that left it as it was.
     pub(crate) unchanged_applies: crate::registry::unchanged_applies::UnchangedApplies,
 }

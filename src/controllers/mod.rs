@@ -108,11 +108,15 @@ fn list_and_watch(instance: &Instance, controllers: &mut [Box<dyn Controller>]) 
     for controller in controllers.iter_mut() {
         controller.reset();
     }
-    // The bootstrap objects come parsed already (see `bootstrap::install`), unless changed since.
+    // The bootstrap objects come parsed already (see `bootstrap::install`), unless changed
+    // since: sorted by key, they are walked alongside the listing.
     let mut parsed = std::mem::take(&mut *instance.bootstrap_objects.lock().unwrap_or_else(|e| e.into_inner()));
+    parsed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut parsed = parsed.into_iter().peekable();
     for kv in &listing.kvs {
-        let known = parsed.remove(&kv.key).filter(|(revision, _)| *revision == kv.mod_revision).map(|(_, o)| o);
-        if let Some(object) = known.or_else(|| Object::parse(instance, &kv.value)) {
+        while parsed.next_if(|(key, _, _)| *key < kv.key).is_some() {}
+        let known = parsed.next_if(|(key, revision, _)| *key == kv.key && *revision == kv.mod_revision);
+        if let Some(object) = known.map(|(_, _, object)| object).or_else(|| Object::parse(instance, &kv.value)) {
             for controller in controllers.iter_mut() {
                 controller.observe(instance, &object);
             }
