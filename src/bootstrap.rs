@@ -13,6 +13,7 @@ use crate::instance::InstanceConfig;
 use crate::registry::Scope;
 use crate::registry::allocators::Cidr;
 use crate::registry::rest::WriteOptions;
+use crate::registry::unknown_fields::FieldValidation;
 use crate::store::{KeyRange, RangeRequest, Txn, TxnOp};
 use bytes::{Bytes, BytesMut};
 use serde_json::{Value, json};
@@ -32,7 +33,9 @@ fn create(
 ) -> ApiResult<()> {
     let resource = instance.resource(group, version, plural).expect("bootstrap resources are built in");
     let scope = Scope { instance, resource, namespace };
-    let options = WriteOptions { field_manager: MANAGER.into(), ..WriteOptions::default() };
+    // The objects are ours and their warnings would go nowhere: no unknown-field walk.
+    let field_validation = FieldValidation::Ignore;
+    let options = WriteOptions { field_manager: MANAGER.into(), field_validation, ..WriteOptions::default() };
     match scope.create(object, &options) {
         Ok(_) => Ok(()),
         Err(error) if error.code() == 409 => Ok(()),
@@ -120,6 +123,7 @@ fn endpoints_layer(advertise: IpAddr, range: Cidr, deterministic: bool) -> ApiRe
     )?;
     let mut layer = capture(&scratch, b"/registry/");
     layer.objects.retain(|object| !object.key.starts_with(b"/registry/namespaces/"));
+    layer.objects.iter_mut().for_each(TemplateObject::add_port_blanks);
     Ok(layer)
 }
 
@@ -248,22 +252,27 @@ fn occurrences<'a>(haystack: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item =
         .map(|(at, _)| at)
 }
 
-/// The blanks of a stored object: its uid, and each port field holding [`PLACEHOLDER_PORT`].
-fn blanks(stored: &[u8], uid: &str) -> Vec<(std::ops::Range<usize>, Blank)> {
+/// The uid blank of a stored object.
+fn uid_blank(stored: &[u8], uid: &str) -> (std::ops::Range<usize>, Blank) {
     let quoted = format!("\"uid\":\"{uid}\"");
     let at = occurrences(stored, quoted.as_bytes()).next().expect("the uid is stored");
     let start = at + "\"uid\":\"".len();
-    let mut blanks = vec![(start..start + uid.len(), Blank::Uid)];
-    let placeholder = PLACEHOLDER_PORT.to_string();
-    for field in ["\"port\":", "\"targetPort\":"] {
-        let needle = format!("{field}{placeholder}");
-        for at in occurrences(stored, needle.as_bytes()) {
-            let start = at + field.len();
-            blanks.push((start..start + placeholder.len(), Blank::Port));
+    (start..start + uid.len(), Blank::Uid)
+}
+
+impl TemplateObject {
+    /// Adds a port blank for each port field holding [`PLACEHOLDER_PORT`].
+    fn add_port_blanks(&mut self) {
+        let placeholder = PLACEHOLDER_PORT.to_string();
+        for field in ["\"port\":", "\"targetPort\":"] {
+            let needle = format!("{field}{placeholder}");
+            for at in occurrences(&self.value, needle.as_bytes()) {
+                let start = at + field.len();
+                self.blanks.push((start..start + placeholder.len(), Blank::Port));
+            }
         }
+        self.blanks.sort_by_key(|(range, _)| range.start);
     }
-    blanks.sort_by_key(|(range, _)| range.start);
-    blanks
 }
 
 /// The objects stored under `prefix` in `scratch`, with the RBAC index of those that are RBAC
@@ -274,7 +283,7 @@ fn capture(scratch: &Instance, prefix: &[u8]) -> Template {
     let mut rbac = None;
     for kv in listing.expect("a scratch store can be read").kvs {
         let object = crate::registry::encoding::decode(&kv.value, kv.mod_revision);
-        let blanks = blanks(&kv.value, crate::registry::strategy::meta_str(&object, "uid"));
+        let blanks = vec![uid_blank(&kv.value, crate::registry::strategy::meta_str(&object, "uid"))];
         if object["apiVersion"] == "rbac.authorization.k8s.io/v1" {
             rbac.get_or_insert_with(RbacIndex::new).apply(&object);
         }
