@@ -89,46 +89,18 @@ fn compare_values(schemas: &Schemas, old: Node<'_>, new: Node<'_>) -> (FieldSet,
         let (old_set, new_set) = (old.field_set(schemas), new.field_set(schemas));
         return compare_nodes(schemas, old.schema, old_set, new_set, Some(old.value), Some(new.value));
     }
-    let mut changed = FieldSet::default();
-    let mut removed = FieldSet::default();
-    if old_level.children.is_empty() && new_level.children.is_empty() {
-        changed.own = old_level.own && new_level.own;
-    } else {
-        changed.own = new_level.own && !old_level.own;
-        removed.own = old_level.own && !new_level.own;
-    }
-    let mut old_children = old_level.children.into_iter().peekable();
-    let mut new_children = new_level.children.into_iter().peekable();
-    loop {
-        let order = match (old_children.peek(), new_children.peek()) {
-            (None, None) => break,
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (Some((o, _)), Some((n, _))) => o.cmp(n),
-        };
-        match order {
-            Ordering::Less => {
-                let (element, node) = old_children.next().expect("peeked");
-                removed.children.insert(element, node.field_set(schemas));
-            }
-            Ordering::Greater => {
-                let (element, node) = new_children.next().expect("peeked");
-                changed.children.insert(element, node.field_set(schemas));
-            }
-            Ordering::Equal => {
-                let (element, o) = old_children.next().expect("peeked");
-                let (_, n) = new_children.next().expect("peeked");
-                let (c, r) = compare_values(schemas, o, n);
-                if !c.is_empty() {
-                    changed.children.insert(element.clone(), c);
-                }
-                if !r.is_empty() {
-                    removed.children.insert(element, r);
-                }
-            }
+    let leaf = old_level.children.is_empty() && new_level.children.is_empty();
+    let mut diff = Diff::new(old_level.own, new_level.own, leaf);
+    walk_sorted_union(old_level.children, new_level.children, |element, pair| match pair {
+        Paired::Old(node) => {
+            diff.removed.children.insert(element, node.field_set(schemas));
         }
-    }
-    (changed, removed)
+        Paired::New(node) => {
+            diff.changed.children.insert(element, node.field_set(schemas));
+        }
+        Paired::Both(o, n) => diff.add(element, compare_values(schemas, o, n)),
+    });
+    diff.into_pair()
 }
 
 /// [`compare_values`] of two walked objects whose fields are their children, field by field:
@@ -140,8 +112,7 @@ fn compare_objects(schemas: &Schemas, old: Node<'_>, new: Node<'_>) -> Option<(F
     }
     let old_own = old.kind.is_member(walked_object_members(schemas, old.schema, old_fields)?, false);
     let new_own = new.kind.is_member(walked_object_members(schemas, new.schema, new_fields)?, false);
-    let mut changed = FieldSet { own: new_own && !old_own, ..FieldSet::default() };
-    let mut removed = FieldSet { own: old_own && !new_own, ..FieldSet::default() };
+    let mut diff = Diff::new(old_own, new_own, false);
     let field = |key: &str, value| Node {
         kind: NodeKind::Field,
         schema: old.schema.and_then(|s| schemas.field(s, key)),
@@ -151,23 +122,17 @@ fn compare_objects(schemas: &Schemas, old: Node<'_>, new: Node<'_>) -> Option<(F
         match new_fields.get(key) {
             Some(new_value) if new_value == old_value => {}
             Some(new_value) => {
-                let (c, r) = compare_values(schemas, field(key, old_value), field(key, new_value));
-                if !c.is_empty() {
-                    changed.children.insert(field_element(key), c);
-                }
-                if !r.is_empty() {
-                    removed.children.insert(field_element(key), r);
-                }
+                diff.add(field_element(key), compare_values(schemas, field(key, old_value), field(key, new_value)));
             }
             None => {
-                removed.children.insert(field_element(key), field(key, old_value).field_set(schemas));
+                diff.removed.children.insert(field_element(key), field(key, old_value).field_set(schemas));
             }
         }
     }
     for (key, new_value) in new_fields.iter().filter(|(key, _)| !old_fields.contains_key(*key)) {
-        changed.children.insert(field_element(key), field(key, new_value).field_set(schemas));
+        diff.changed.children.insert(field_element(key), field(key, new_value).field_set(schemas));
     }
-    Some((changed, removed))
+    Some(diff.into_pair())
 }
 
 /// `(changed, removed)` under one node of both sets, whose values are `old_value` and
@@ -181,47 +146,92 @@ fn compare_nodes(
     old_value: Option<&Value>,
     new_value: Option<&Value>,
 ) -> (FieldSet, FieldSet) {
-    let mut changed = FieldSet::default();
-    let mut removed = FieldSet::default();
-    if old.children.is_empty() && new.children.is_empty() {
-        changed.own = old.own && new.own && old_value != new_value;
-    } else {
-        changed.own = new.own && !old.own;
-        removed.own = old.own && !new.own;
-    }
+    let leaf = old.children.is_empty() && new.children.is_empty();
+    // A leaf is a changed member only if its value differs.
+    let mut diff = if leaf && old_value == new_value { Diff::default() } else { Diff::new(old.own, new.own, leaf) };
     let old_children = ChildValues::of(schemas, schema, old_value);
     let new_children = ChildValues::of(schemas, schema, new_value);
-    let mut old_keys = old.children.into_iter().peekable();
-    let mut new_keys = new.children.into_iter().peekable();
-    // Both maps iterate in key order: walk them side by side as one sorted union of keys.
+    walk_sorted_union(old.children, new.children, |key, pair| match pair {
+        Paired::Old(subtree) => {
+            diff.removed.children.insert(key, subtree);
+        }
+        Paired::New(subtree) => {
+            diff.changed.children.insert(key, subtree);
+        }
+        Paired::Both(o, n) => {
+            let child_schema = schema.and_then(|s| match key.strip_prefix("f:") {
+                Some(field) => schemas.field(s, field),
+                None => schemas.items(s),
+            });
+            let (old_child, new_child) = (old_children.get(&key), new_children.get(&key));
+            diff.add(key, compare_nodes(schemas, child_schema, o, n, old_child, new_child));
+        }
+    });
+    diff.into_pair()
+}
+
+/// What changed under one node, being built: the members added or changed, and those removed.
+#[derive(Default)]
+struct Diff {
+    changed: FieldSet,
+    removed: FieldSet,
+}
+
+impl Diff {
+    /// A node that is a member on the old side if `old_own`, on the new side if `new_own`: a
+    /// leaf member on both sides counts as changed (its value is known to differ), otherwise
+    /// only being a member on one side counts.
+    fn new(old_own: bool, new_own: bool, leaf: bool) -> Diff {
+        let (changed, removed) =
+            if leaf { (old_own && new_own, false) } else { (new_own && !old_own, old_own && !new_own) };
+        Diff {
+            changed: FieldSet { own: changed, ..FieldSet::default() },
+            removed: FieldSet { own: removed, ..FieldSet::default() },
+        }
+    }
+
+    /// Adds a child's `(changed, removed)` under `element`, leaving out empty sides.
+    fn add(&mut self, element: String, (changed, removed): (FieldSet, FieldSet)) {
+        if !changed.is_empty() {
+            self.changed.children.insert(element.clone(), changed);
+        }
+        if !removed.is_empty() {
+            self.removed.children.insert(element, removed);
+        }
+    }
+
+    fn into_pair(self) -> (FieldSet, FieldSet) {
+        (self.changed, self.removed)
+    }
+}
+
+/// One key of two maps' sorted union: with the value of the old side, the new side, or both.
+enum Paired<A> {
+    Old(A),
+    New(A),
+    Both(A, A),
+}
+
+/// Walks two maps side by side in key order, calling `visit` once per key of their union.
+fn walk_sorted_union<A>(old: BTreeMap<String, A>, new: BTreeMap<String, A>, mut visit: impl FnMut(String, Paired<A>)) {
+    let (mut old, mut new) = (old.into_iter().peekable(), new.into_iter().peekable());
     loop {
-        let order = match (old_keys.peek(), new_keys.peek()) {
+        let order = match (old.peek(), new.peek()) {
             (None, None) => break,
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (Some((o, _)), Some((n, _))) => o.cmp(n),
         };
-        match order {
-            Ordering::Less => removed.children.extend(old_keys.next()),
-            Ordering::Greater => changed.children.extend(new_keys.next()),
+        let (key, pair) = match order {
+            Ordering::Less => old.next().map(|(key, value)| (key, Paired::Old(value))).expect("peeked"),
+            Ordering::Greater => new.next().map(|(key, value)| (key, Paired::New(value))).expect("peeked"),
             Ordering::Equal => {
-                let (key, o) = old_keys.next().expect("peeked");
-                let (_, n) = new_keys.next().expect("peeked");
-                let child_schema = schema.and_then(|s| match key.strip_prefix("f:") {
-                    Some(field) => schemas.field(s, field),
-                    None => schemas.items(s),
-                });
-                let (c, r) = compare_nodes(schemas, child_schema, o, n, old_children.get(&key), new_children.get(&key));
-                if !c.is_empty() {
-                    changed.children.insert(key.clone(), c);
-                }
-                if !r.is_empty() {
-                    removed.children.insert(key, r);
-                }
+                let ((key, o), (_, n)) = (old.next().expect("peeked"), new.next().expect("peeked"));
+                (key, Paired::Both(o, n))
             }
-        }
+        };
+        visit(key, pair);
     }
-    (changed, removed)
 }
 
 /// Finds the values under one node by FieldsV1 path element, as [`child_value`] does. A list
