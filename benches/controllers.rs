@@ -29,54 +29,14 @@ use kubetwin::store::{EventKind, KeyRange, WatchRequest};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::json;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use support::heap::Threads;
 use support::{millis, quick, selected, summary};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
-
-/// Counts the bytes allocated (net of frees) on the server runtime's threads while
-/// [`COUNTING`] is on (off otherwise, so that the timings do not pay for it).
-struct ServerHeap;
-
-thread_local! {
-    static SERVER_THREAD: Cell<bool> = const { Cell::new(false) };
-}
-static SERVER_BYTES: AtomicIsize = AtomicIsize::new(0);
-static COUNTING: AtomicBool = AtomicBool::new(false);
-
-fn count(bytes: isize) {
-    if COUNTING.load(Ordering::Relaxed) && SERVER_THREAD.try_with(Cell::get).unwrap_or(false) {
-        SERVER_BYTES.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for ServerHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: ServerHeap = ServerHeap;
 
 const WATCHERS: usize = 1_000;
 /// hyper's HTTP/2 server allows 200 concurrent streams per connection by default.
@@ -147,7 +107,7 @@ impl Rig {
         let server_runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("kubetwin-server")
-            .on_thread_start(|| SERVER_THREAD.with(|flag| flag.set(true)))
+            .on_thread_start(support::heap::mark_current_thread)
             .enable_all()
             .build()
             .expect("server runtime");
@@ -329,8 +289,8 @@ impl Fanout {
         let revision = rig.instance().store.current_revision();
         let path = format!("/api/v1/namespaces/{WATCH_NAMESPACE}/configmaps?watch=true&resourceVersion={revision}");
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let (heap_before, rss_before) = (SERVER_BYTES.load(Ordering::SeqCst), resident_bytes());
-        COUNTING.store(true, Ordering::SeqCst);
+        let rss_before = resident_bytes();
+        support::heap::start_counting(Threads::Marked);
         let mut connections = Vec::new();
         for _ in 0..WATCHERS / STREAMS_PER_CONNECTION {
             let mut bodies = Vec::new();
@@ -358,8 +318,7 @@ impl Fanout {
             });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        COUNTING.store(false, Ordering::SeqCst);
-        let server_bytes = SERVER_BYTES.load(Ordering::SeqCst) - heap_before;
+        let server_bytes = support::heap::stop_counting();
         let resident_bytes = resident_bytes() as isize - rss_before as isize;
         Fanout { writer, _connections: connections, arrived, all_arrived, server_bytes, resident_bytes, round: 0 }
     }

@@ -6,51 +6,16 @@
 //! Targets: ≥ 500k puts/s, ≥ 1M gets/s, 10k-key prefix range ≤ 2 ms, fan-out to 1,000
 //! watchers ≤ 1 ms at p99, memory ≤ ~2× the raw value bytes.
 
+mod support;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kubetwin::store::{KeyRange, KeyValueBackend, MemoryStore, RangeRequest, StoreConfig, WatchRequest};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// Counts the bytes allocated while [`COUNTING`] is on, for the memory figure (off otherwise,
-/// so the throughput figures do not pay for it).
-struct CountingAllocator;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
-
-fn count(bytes: isize) {
-    if COUNTING.load(Ordering::Relaxed) {
-        ALLOCATED.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+use support::heap::Threads;
 
 const VALUE_SIZE: usize = 1024;
 const KEYS: usize = 100_000;
@@ -176,14 +141,13 @@ fn watch_fanout(c: &mut Criterion) {
 /// Memory held by a store of 100k live 1 KiB keys after enough updates to fill the 10k-revision
 /// history window with superseded values, against the raw value bytes of the live keys.
 fn memory(_: &mut Criterion) {
-    COUNTING.store(true, Ordering::SeqCst);
+    support::heap::start_counting(Threads::All);
     let (store, keys) = loaded_store();
     for n in 0..20_000 {
         store.put(keys[(n * 7919) % KEYS].clone(), value(n + 1)).expect("valid");
     }
     // The bench's own list of keys is not the store's.
-    let held = ALLOCATED.load(Ordering::SeqCst) - (keys.capacity() * std::mem::size_of::<Bytes>()) as isize;
-    COUNTING.store(false, Ordering::SeqCst);
+    let held = support::heap::stop_counting() - (keys.capacity() * std::mem::size_of::<Bytes>()) as isize;
     let raw = (KEYS * VALUE_SIZE) as f64;
     println!(
         "memory: {:.1} MiB held for {} live keys of {} B with a 10k-revision window = {:.2}x the raw value bytes ({:.1} MiB)",

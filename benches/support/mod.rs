@@ -1,8 +1,11 @@
 //! What the benchmarks share: percentiles of sorted samples, millisecond formatting, and
 //! reading criterion's command line, so that a filtered run (`cargo bench --bench api -- list`)
 //! skips the set-up and printed summaries of what it does not select, and test mode (`cargo test
-//! --benches`) skips the summaries altogether. Each benchmark uses a subset.
+//! --benches`) skips the summaries altogether, and the global allocator ([`heap`]). Each benchmark
+//! uses a subset.
 #![allow(dead_code)]
+
+pub mod heap;
 
 use std::time::Duration;
 
