@@ -60,6 +60,8 @@ pub struct Instance {
     pub(crate) bootstrap_objects: Mutex<Vec<(bytes::Bytes, i64, crate::controllers::Object)>>,
     /// The last server-side apply of each object that left it as it was.
     pub(crate) unchanged_applies: crate::registry::unchanged_applies::UnchangedApplies,
+    /// The objects the last few updates wrote, decoded, for the next update of each.
+    pub(crate) decoded_objects: crate::registry::decoded_objects::DecodedObjects,
 }
 
 impl Instance {
@@ -82,6 +84,7 @@ impl Instance {
             requests: crate::recording::RequestLog::default(),
             bootstrap_objects: Mutex::default(),
             unchanged_applies: Default::default(),
+            decoded_objects: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod apply;
 mod apply_merge;
 pub mod conversion;
 pub mod csr;
+pub mod decoded_objects;
 pub mod defaults;
 pub mod encoding;
 mod field_diff;

@@ -6,7 +6,7 @@ use super::managed_fields;
 use super::storage::{self, Stored, Written};
 use super::strategy::{self, CreateStamp, UpdateScope, meta_str};
 use super::unknown_fields::{self, FieldValidation};
-use super::{Scope, csr, services};
+use super::{Scope, conversion, csr, services};
 use crate::error::{ApiError, ApiResult, FieldError, Resource};
 use crate::openapi::schema;
 use serde_json::{Value, json};
@@ -293,6 +293,23 @@ impl Scope<'_> {
         Ok(result)
     }
 
+    /// The stored object as an update starts from it: the decoded object the last update of it
+    /// kept, or else decoded (and converted) now.
+    fn view_for_update(&self, current: &Stored) -> ApiResult<Value> {
+        match conversion::converts(&self.resource) {
+            false => Ok(self.instance.decoded_objects.take(current).unwrap_or_else(|| current.to_value())),
+            true => self.try_view(current),
+        }
+    }
+
+    /// Keeps `object`, stored as `stored`, decoded for the next update of it. Objects that are
+    /// converted between versions are not kept: `object` is then not in the storage version.
+    fn keep_decoded(&self, stored: &Stored, object: Value) {
+        if !conversion::converts(&self.resource) {
+            self.instance.decoded_objects.keep(stored, object);
+        }
+    }
+
     /// Reads, transforms and writes back with compare-and-swap, retrying lost races unless the
     /// caller pinned a resourceVersion. No-op writes change nothing.
     pub fn guaranteed_update(
@@ -309,7 +326,7 @@ impl Scope<'_> {
             if precondition.is_some_and(|rv| rv != current.revision) {
                 return Err(ApiError::modified(self.error_resource(), name));
             }
-            let old = self.try_view(&current)?;
+            let old = self.view_for_update(&current)?;
             let mut object = transform(&old)?;
             crate::auth::rbac::confirm_no_escalation(self, &options.requester, &object, Some(&old))?;
             let warnings = crate::crds::decode(self, &mut object, options.field_validation, false)?;
@@ -317,6 +334,7 @@ impl Scope<'_> {
             strategy::prepare_update(&self.resource, &mut object, &old, scope);
             strategy::metadata_mut(&mut object).remove("resourceVersion");
             if unchanged_by_update(&old, &object) {
+                self.keep_decoded(&current, old);
                 return Ok(WriteResult { object: current, warnings, created: false });
             }
             self.record_manager(Some(&old), &mut object, options, subresource);
@@ -327,6 +345,7 @@ impl Scope<'_> {
             let finalized = strategy::deletion_complete(&self.resource, &object);
             let bytes = self.storage_bytes(&object)?;
             if options.dry_run {
+                self.keep_decoded(&current, old);
                 return Ok(WriteResult {
                     object: Stored { bytes, revision: current.revision },
                     warnings,
@@ -344,7 +363,11 @@ impl Scope<'_> {
                         services::release(self, &object);
                     }
                     self.after_write(&object, finalized);
-                    return Ok(WriteResult { object: Stored { bytes, revision }, warnings, created: false });
+                    let stored = Stored { bytes, revision };
+                    if !finalized {
+                        self.keep_decoded(&stored, object);
+                    }
+                    return Ok(WriteResult { object: stored, warnings, created: false });
                 }
                 Written::Conflict(_) if precondition.is_some() => {
                     return Err(ApiError::modified(self.error_resource(), name));
