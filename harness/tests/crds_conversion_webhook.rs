@@ -4,7 +4,7 @@
 //! `spec.replicas`. Widgets written at v2 and read, listed and watched at v1 and v2 go through
 //! the webhook as `apiextensions.k8s.io/v1` ConversionReviews, and none is sent when the versions
 //! already match. A webhook that answers Failure, or renames the object, fails the read with
-//! kube-apiserver's 500 and wording; only the labels and annotations a webhook changes are kept;
+//! kube-apiserver's 500 and wording, and ends a watch; only the labels and annotations a webhook changes are kept;
 //! and an invalid webhook configuration is refused as kube-apiserver refuses it.
 //!
 //! Conversion happens on the request's thread, which waits for the webhook, so these tests run
@@ -204,9 +204,19 @@ async fn widgets_convert_through_the_webhook_on_read_write_list_and_watch() {
     assert_eq!(desired_versions(&webhook, calls), ["example.com/v2"]);
 
     v1.create(&PostParams::default(), &widget("v1", "x", json!({"size": 5}))).await.unwrap();
+    let calls = webhook.reviews().len();
     let listed = v2.list(&ListParams::default()).await.unwrap();
     let replicas: Vec<Value> = listed.items.iter().map(|w| w.data["spec"]["replicas"].clone()).collect();
     assert_eq!(replicas, [json!(3), json!(5)]);
+    let reviews = webhook.reviews();
+    assert_eq!(reviews.len(), calls + 1, "a list's items go to the webhook in one review");
+    let sent: Vec<&str> = reviews[calls]["request"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent, ["w", "x"]);
     let listed = v1.list(&ListParams::default()).await.unwrap();
     let sizes: Vec<Value> = listed.items.iter().map(|w| w.data["spec"]["size"].clone()).collect();
     assert_eq!(sizes, [json!(3), json!(5)]);
@@ -232,7 +242,11 @@ async fn a_failing_or_renaming_webhook_fails_the_read_with_kube_wording() {
         (failed.code, failed.reason.as_str(), failed.message.as_str()),
         (500, "", "conversion webhook for example.com/v1, Kind=Widget failed: widgets cannot be converted today")
     );
-    assert_eq!(status_of(v2.list(&ListParams::default()).await).code, 500);
+    let failed_list = status_of(v2.list(&ListParams::default()).await);
+    assert_eq!(
+        (failed_list.code, failed_list.message.as_str()),
+        (500, "conversion webhook for example.com/v2, Kind=WidgetList failed: widgets cannot be converted today")
+    );
     let refused = status_of(v2.create(&PostParams::default(), &widget("v2", "y", json!({"replicas": 1}))).await);
     assert_eq!(
         refused.message, "conversion webhook for example.com/v2, Kind=Widget failed: widgets cannot be converted today",
@@ -251,6 +265,30 @@ async fn a_failing_or_renaming_webhook_fails_the_read_with_kube_wording() {
     );
     let desired = webhook.reviews().last().unwrap()["request"]["desiredAPIVersion"].clone();
     assert_eq!(desired, "example.com/v2");
+    // Upstream numbers a list's objects from 1 in these messages (it counts before checking).
+    let renamed_in_list = status_of(v2.list(&ListParams::default()).await);
+    assert_eq!(
+        renamed_in_list.message,
+        "conversion webhook for example.com/v2, Kind=WidgetList returned invalid converted object at index 1: must have the same name: w != renamed"
+    );
+}
+
+/// kube-apiserver's watch handler ends the stream when it cannot encode an event's object in
+/// the watched version (a conversion webhook failing): no event, converted or not, goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_when_the_webhook_fails_on_its_object() {
+    let (_twin, webhook, v1, v2) = started().await;
+    let created = v1.create(&PostParams::default(), &widget("v1", "w", json!({"size": 3}))).await.unwrap();
+    let mut events = v2.watch(&WatchParams::default(), &created.resource_version().unwrap()).await.unwrap().boxed();
+
+    webhook.answer_with(Behaviour::Fail);
+    v1.patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 4}}))).await.unwrap();
+    let next = tokio::time::timeout(TIMEOUT, events.try_next()).await.expect("the watch ends in time").unwrap();
+    assert!(next.is_none(), "the watch ends without the event: {next:?}");
+
+    let mut from_current_state = v2.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+    let next = tokio::time::timeout(TIMEOUT, from_current_state.try_next()).await.expect("in time").unwrap();
+    assert!(next.is_none(), "no synthetic ADDED either: {next:?}");
 }
 
 #[tokio::test]

@@ -206,7 +206,7 @@ fn list(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
     let metadata = list_metadata(&result);
     Ok(match representation {
         Representation::Table => {
-            let objects: Vec<Value> = result.items.iter().map(|s| scope.try_view(s)).collect::<ApiResult<_>>()?;
+            let objects = scope.try_view_all(&result.items)?;
             let references: Vec<&Value> = objects.iter().collect();
             let table = build_table_with(
                 &crate::crds::printer(&scope.resource),
@@ -219,11 +219,7 @@ fn list(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
             respond::value(200, representation, &table)
         }
         Representation::PartialObjectMetadata { .. } => {
-            let items: Vec<Value> = result
-                .items
-                .iter()
-                .map(|s| scope.try_view(s).map(|o| partial_metadata(&o)))
-                .collect::<ApiResult<_>>()?;
+            let items: Vec<Value> = scope.try_view_all(&result.items)?.iter().map(partial_metadata).collect();
             respond::value(
                 200,
                 representation,
@@ -298,13 +294,18 @@ fn stream_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: Vec<Stor
 pub fn encode_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: &[Stored]) -> ApiResult<Vec<u8>> {
     let resource = &scope.resource;
     let mut out = list_head(scope, metadata, 128 + items.iter().map(|s| s.bytes.len() + 32).sum::<usize>());
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+    if crate::registry::conversion::converts(resource) {
+        for (i, object) in scope.try_view_all(items)?.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, object).expect("JSON values always serialize");
         }
-        if crate::registry::conversion::converts(resource) {
-            out.extend_from_slice(&scope.view_json(item)?);
-        } else {
+    } else {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
             crate::registry::encoding::write_with_revision(&mut out, &item.bytes, item.revision);
         }
     }

@@ -100,9 +100,10 @@ impl Encoder {
         Bytes::from(line)
     }
 
-    /// A stored object as the watched version shows it.
-    fn view(&self, stored: &[u8], revision: i64) -> Value {
-        crate::registry::conversion::from_storage(&self.resource, encoding::decode(stored, revision))
+    /// A stored object as the watched version shows it; fails only when a CRD's conversion
+    /// webhook does.
+    fn view(&self, stored: &[u8], revision: i64) -> ApiResult<Value> {
+        crate::registry::conversion::try_from_storage(&self.resource, encoding::decode(stored, revision))
     }
 
     /// Whether events go out as the stored bytes with the revision spliced in.
@@ -183,15 +184,24 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
 
     // The initial state (synthetic ADDED events), read at one revision.
     let mut initial = VecDeque::new();
+    let mut conversion_failed = false;
     let start_revision = if send_initial {
         let listed = scope.list(&ListOptions::default())?;
         for stored in &listed.items {
-            let object = scope.view(stored);
+            let object = match scope.try_view(stored) {
+                Ok(object) => object,
+                // As for a later event: the stream ends here (see `WatchBody::poll_next`).
+                Err(error) => {
+                    tracing::warn!(%error, "unable to encode watch object; ending the watch");
+                    conversion_failed = true;
+                    break;
+                }
+            };
             if filter.matches(&object) {
                 initial.push_back(encoder.stored_event("ADDED", &stored.bytes, stored.revision, &object));
             }
         }
-        if request.query.has("sendInitialEvents") && bookmarks {
+        if request.query.has("sendInitialEvents") && bookmarks && !conversion_failed {
             let bookmark = bookmark_object(scope, listed.revision, true);
             initial.push_back(encoder.event("BOOKMARK", &bookmark));
         }
@@ -221,6 +231,7 @@ pub async fn serve(scope: &Scope<'_>, name: &str, request: &ApiRequest) -> ApiRe
         start_revision,
     };
     match watch {
+        Ok(_) if conversion_failed => {}
         Ok(watcher) => body.watcher = Some(watcher),
         Err(crate::store::StoreError::Compacted { compacted, .. }) => {
             let error = ApiError::expired(format!("too old resource version: {requested_revision} ({compacted})"));
@@ -332,11 +343,20 @@ impl futures_util::Stream for WatchBody {
             }
             let chunk = if body.filter.is_none() && body.encoder.splices() {
                 // Every watcher without a filter sends these events as the same bytes: the first
-                // one to get here encodes them for all.
+                // one to get here encodes them for all (spliced, so no conversion can fail).
                 let events = &response.events;
-                events.encoded.get_or_init(|| encode_batch(&mut body.encoder, &body.filter, events)).clone()
+                let encode = || encode_batch(&mut body.encoder, &body.filter, events).unwrap_or_default();
+                events.encoded.get_or_init(encode).clone()
             } else {
-                encode_batch(&mut body.encoder, &body.filter, &response.events)
+                match encode_batch(&mut body.encoder, &body.filter, &response.events) {
+                    Ok(chunk) => chunk,
+                    // kube-apiserver's watch handler logs the failure and ends the stream.
+                    Err(error) => {
+                        tracing::warn!(%error, "unable to encode watch object; ending the watch");
+                        body.watcher = None;
+                        return Poll::Ready(None);
+                    }
+                }
             };
             if chunk.is_empty() {
                 continue;
@@ -347,59 +367,63 @@ impl futures_util::Stream for WatchBody {
 }
 
 /// One transaction's events as one chunk of WatchEvents (empty when none passes the filter).
-fn encode_batch(encoder: &mut Encoder, filter: &Filter, events: &[crate::store::Event]) -> Bytes {
-    let mut chunks = events.iter().filter_map(|event| translate(encoder, filter, event));
-    let Some(first) = chunks.next() else { return Bytes::new() };
-    let Some(second) = chunks.next() else { return first };
-    let mut joined = Vec::with_capacity(first.len() + second.len());
-    for chunk in [first, second].into_iter().chain(chunks) {
-        joined.extend_from_slice(&chunk);
+fn encode_batch(encoder: &mut Encoder, filter: &Filter, events: &[crate::store::Event]) -> ApiResult<Bytes> {
+    let mut chunks = Vec::new();
+    for event in events {
+        chunks.extend(translate(encoder, filter, event)?);
     }
-    Bytes::from(joined)
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => Bytes::from(chunks.concat()),
+    })
 }
 
-/// A store event as a WatchEvent, taking selectors into account across the transition.
-fn translate(encoder: &mut Encoder, filter: &Filter, event: &crate::store::Event) -> Option<Bytes> {
+/// A store event as a WatchEvent, taking selectors into account across the transition; an error
+/// when a conversion webhook fails on the object, which ends the watch.
+fn translate(encoder: &mut Encoder, filter: &Filter, event: &crate::store::Event) -> ApiResult<Option<Bytes>> {
     // Nothing to parse when no selector needs the object and it goes out as stored: with many
     // watchers of one collection, each event is spliced once per watcher, never decoded.
     if !filter.needs_object() && encoder.splices() {
         if !filter.matches_key(&event.kv.key) {
-            return None;
+            return Ok(None);
         }
         let revision = event.kv.mod_revision;
-        return match (event.kind, event.prev_kv.as_ref()) {
+        return Ok(match (event.kind, event.prev_kv.as_ref()) {
             (EventKind::Put, None) => Some(encoder.splice("ADDED", &event.kv.value, revision)),
             (EventKind::Put, Some(_)) => Some(encoder.splice("MODIFIED", &event.kv.value, revision)),
             (EventKind::Delete, previous) => previous.map(|prev| encoder.splice("DELETED", &prev.value, revision)),
-        };
+        });
     }
-    match event.kind {
+    Ok(match event.kind {
         EventKind::Put => {
             let revision = event.kv.mod_revision;
-            let object = encoder.view(&event.kv.value, revision);
+            let object = encoder.view(&event.kv.value, revision)?;
             let now = filter.matches(&object);
             // The previous state, at this event's revision (what a DELETED event carries).
-            let before = event.prev_kv.as_ref().map(|prev| (prev, encoder.view(&prev.value, revision)));
+            let before = match &event.prev_kv {
+                Some(prev) => Some((prev, encoder.view(&prev.value, revision)?)),
+                None => None,
+            };
             let matched = before.as_ref().map(|(_, previous)| filter.matches(previous));
             match (matched, now) {
                 (Some(true), true) => Some(encoder.stored_event("MODIFIED", &event.kv.value, revision, &object)),
                 (_, true) => Some(encoder.stored_event("ADDED", &event.kv.value, revision, &object)),
                 // Leaving the selection: the last state that matched, as kube-apiserver sends it.
                 (Some(true), false) => {
-                    let (prev, previous) = before?;
-                    Some(encoder.stored_event("DELETED", &prev.value, revision, &previous))
+                    before.map(|(prev, previous)| encoder.stored_event("DELETED", &prev.value, revision, &previous))
                 }
                 (_, false) => None,
             }
         }
         EventKind::Delete => {
-            let prev = event.prev_kv.as_ref()?;
-            let object = encoder.view(&prev.value, event.kv.mod_revision);
+            let Some(prev) = event.prev_kv.as_ref() else { return Ok(None) };
+            let object = encoder.view(&prev.value, event.kv.mod_revision)?;
             filter
                 .matches(&object)
                 .then(|| encoder.stored_event("DELETED", &prev.value, event.kv.mod_revision, &object))
         }
-    }
+    })
 }
 
 fn bookmark_object(scope: &Scope<'_>, revision: i64, initial_events_end: bool) -> Value {

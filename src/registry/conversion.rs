@@ -62,7 +62,7 @@ pub fn try_from_storage(resource: &ResourceInfo, stored: Value) -> ApiResult<Val
     })
 }
 
-/// [`try_from_storage`] for callers that cannot fail (controllers, selectors, watch events):
+/// [`try_from_storage`] for callers that cannot fail (controllers, token checks):
 /// when a conversion webhook fails, the failure is logged and the object shown with only its
 /// `apiVersion` rewritten, as the `None` strategy would.
 pub fn from_storage(resource: &ResourceInfo, stored: Value) -> Value {
