@@ -4,7 +4,7 @@
 //! (`apiextensions.k8s.io/v1`, or `v1beta1`: the first the CRD's `conversionReviewVersions`
 //! names that kube-apiserver supports) with a fresh `request.uid` and the
 //! `request.desiredAPIVersion`, over TLS trusting only the CRD's `caBundle`, with the fixed 30 s
-//! timeout (`?timeout=30s`); a list sends all its items that need converting in one review. The answer is checked as upstream checks it (its kind, `uid`,
+//! timeout (`?timeout=30s`). The answer is checked as upstream checks it (its kind, `uid`,
 //! `result.status`, the number of objects, each one's group/version, kind, name, namespace and
 //! uid) and only the labels and annotations the webhook changed are kept (`restoreObjectMeta`).
 //! Any failure is a plain error, which kube-apiserver answers as a 500 with no reason:
@@ -106,52 +106,6 @@ impl WebhookConverter {
             return Ok(object);
         }
         let gvk = gvk_of(&object);
-        let converted = self.review(&[&object], desired_api_version, &gvk)?.remove(0);
-        let failure = |message: String| ApiError::new(Reason::Unknown, message);
-        checked(&object, converted, desired_api_version).map_err(|(check, why)| match check {
-            Check::Version | Check::Kind => {
-                failure(format!("conversion webhook for {gvk} returned invalid object at index 0: {why}"))
-            }
-            Check::Identity => failure(format!("conversion webhook for {gvk} returned invalid object: {why}")),
-            Check::Metadata => failure(format!("conversion webhook for {gvk} returned invalid metadata: {why}")),
-        })
-    }
-
-    /// A list's `items` as `desired_api_version` shows them, in one review for all the items not
-    /// at that version, as upstream converts an `UnstructuredList`; `list_gvk` names the list in
-    /// errors (`example.com/v2, Kind=WidgetList`).
-    pub fn convert_list(&self, items: Vec<Value>, desired_api_version: &str, list_gvk: &str) -> ApiResult<Vec<Value>> {
-        let to_convert: Vec<&Value> = items.iter().filter(|item| item["apiVersion"] != desired_api_version).collect();
-        if to_convert.is_empty() {
-            return Ok(items);
-        }
-        let mut converted = self.review(&to_convert, desired_api_version, list_gvk)?.into_iter();
-        let failure = |message: String| ApiError::new(Reason::Unknown, message);
-        let mut index = 0;
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            if item["apiVersion"] == desired_api_version {
-                out.push(item);
-                continue;
-            }
-            let answer = converted.next().expect("as many answers as objects sent");
-            // Upstream counts the object before checking it, so its messages name the next index.
-            index += 1;
-            out.push(checked(&item, answer, desired_api_version).map_err(|(check, why)| match check {
-                Check::Metadata => failure(format!(
-                    "conversion webhook for {list_gvk} returned invalid metadata in object at index {index}: {why}"
-                )),
-                _ => failure(format!(
-                    "conversion webhook for {list_gvk} returned invalid converted object at index {index}: {why}"
-                )),
-            })?);
-        }
-        Ok(out)
-    }
-
-    /// Sends `objects` for conversion to `desired_api_version` and returns the webhook's
-    /// converted objects, one for each; `gvk` names what is converted in errors.
-    fn review(&self, objects: &[&Value], desired_api_version: &str, gvk: &str) -> ApiResult<Vec<Value>> {
         let failure = |message: String| ApiError::new(Reason::Unknown, message);
         let failed = |why: String| failure(format!("conversion webhook for {gvk} failed: {why}"));
         let Some(review_version) = self.review_version else {
@@ -161,7 +115,7 @@ impl WebhookConverter {
         let review = json!({
             "kind": "ConversionReview",
             "apiVersion": format!("apiextensions.k8s.io/{review_version}"),
-            "request": {"uid": uid, "desiredAPIVersion": desired_api_version, "objects": objects},
+            "request": {"uid": uid, "desiredAPIVersion": desired_api_version, "objects": [&object]},
             "response": {"uid": "", "convertedObjects": null, "result": {"metadata": {}}},
         });
         let body = match &self.endpoint {
@@ -171,48 +125,32 @@ impl WebhookConverter {
             Endpoint::Unreachable { url, why } => return Err(failed(format!("Post {url:?}: {why}"))),
         };
         let answer: Value = serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))?;
-        let converted = converted_objects(&answer, review_version, &uid).map_err(failed)?;
-        if converted.len() != objects.len() {
-            let (count, expected) = (converted.len(), objects.len());
-            return Err(failure(format!("conversion webhook for {gvk} returned {count} objects, expected {expected}")));
+        let mut converted = converted_objects(&answer, review_version, &uid).map_err(failed)?;
+        if converted.len() != 1 {
+            let count = converted.len();
+            return Err(failure(format!("conversion webhook for {gvk} returned {count} objects, expected 1")));
         }
-        Ok(converted)
-    }
-}
-
-/// The check of a converted object that failed.
-enum Check {
-    Version,
-    Kind,
-    Identity,
-    Metadata,
-}
-
-/// `converted`, the webhook's answer for `original`, checked as upstream checks it (its
-/// group/version, kind, name, namespace and uid), with `original`'s metadata but the labels and
-/// annotations the webhook answered; or the check that failed and why.
-fn checked(original: &Value, mut converted: Value, desired_api_version: &str) -> Result<Value, (Check, String)> {
-    if converted["apiVersion"] != desired_api_version {
-        let received = converted["apiVersion"].as_str().unwrap_or_default();
-        return Err((
-            Check::Version,
-            format!("invalid groupVersion (expected {desired_api_version}, received {received})"),
-        ));
-    }
-    if converted["kind"] != original["kind"] {
-        let (expected, received) = (original["kind"].as_str(), converted["kind"].as_str());
-        return Err((
-            Check::Kind,
-            format!(
-                "invalid kind (expected {}, received {})",
+        let mut converted = converted.remove(0);
+        let invalid = |why: String| failure(format!("conversion webhook for {gvk} returned invalid object{why}"));
+        if converted["apiVersion"] != desired_api_version {
+            let received = converted["apiVersion"].as_str().unwrap_or_default();
+            return Err(invalid(format!(
+                " at index 0: invalid groupVersion (expected {desired_api_version}, received {received})"
+            )));
+        }
+        if converted["kind"] != object["kind"] {
+            let (expected, received) = (object["kind"].as_str(), converted["kind"].as_str());
+            return Err(invalid(format!(
+                " at index 0: invalid kind (expected {}, received {})",
                 expected.unwrap_or_default(),
                 received.unwrap_or_default()
-            ),
-        ));
+            )));
+        }
+        same_identity(&object, &converted).map_err(|why| invalid(format!(": {why}")))?;
+        restore_object_meta(&object, &mut converted)
+            .map_err(|why| failure(format!("conversion webhook for {gvk} returned invalid metadata: {why}")))?;
+        Ok(converted)
     }
-    same_identity(original, &converted).map_err(|why| (Check::Identity, why))?;
-    restore_object_meta(original, &mut converted).map_err(|why| (Check::Metadata, why))?;
-    Ok(converted)
 }
 
 /// `getConvertedObjectsFromResponse`: the objects of a well-formed, successful answer.
@@ -369,13 +307,6 @@ mod tests {
             "conversion webhook for example.com/v1, Kind=Widget failed: Post \"https://conv.ns.svc:8443/convert?timeout=30s\": no endpoints available for service \"conv\""
         );
         assert_eq!(service.convert(widget(), "example.com/v1").unwrap(), widget(), "no call at the same version");
-        let list_gvk = "example.com/v2, Kind=WidgetList";
-        assert_eq!(
-            service.convert_list(vec![widget(), widget()], "example.com/v2", list_gvk).unwrap_err().message,
-            "conversion webhook for example.com/v2, Kind=WidgetList failed: Post \"https://conv.ns.svc:8443/convert?timeout=30s\": no endpoints available for service \"conv\""
-        );
-        let at_v1 = service.convert_list(vec![widget()], "example.com/v1", list_gvk).unwrap();
-        assert_eq!(at_v1, [widget()], "no call when every item is at the wanted version");
         let unsupported =
             WebhookConverter::from_crd(&crd(json!({"conversionReviewVersions": ["v9"], "clientConfig": {}}))).unwrap();
         let error = unsupported.convert(widget(), "example.com/v2").unwrap_err();

@@ -143,24 +143,6 @@ pub fn from_storage(resource: &ResourceInfo, stored: Value) -> ApiResult<Value> 
     Ok(object)
 }
 
-/// [`from_storage`] for a list's items: a conversion webhook gets them all in one review, as
-/// kube-apiserver converts a list.
-pub fn list_from_storage(resource: &ResourceInfo, stored: Vec<Value>) -> ApiResult<Vec<Value>> {
-    let Some(custom) = &resource.crd else { return Ok(stored) };
-    let Some(converter) = &custom.converter else {
-        return stored.into_iter().map(|object| from_storage(resource, object)).collect();
-    };
-    let api_version = resource.api_version();
-    let list_gvk = format!("{api_version}, Kind={}List", resource.kind);
-    let mut objects = converter.convert_list(stored, &api_version, &list_gvk)?;
-    if custom.defaults_on_read
-        && let Some(schema) = &custom.schema
-    {
-        objects.iter_mut().for_each(|object| structural::apply_defaults(object, schema));
-    }
-    Ok(objects)
-}
-
 /// A request's custom resource in the storage version.
 pub fn to_storage(resource: &ResourceInfo, object: Value) -> ApiResult<Value> {
     match &resource.crd {

@@ -206,7 +206,7 @@ fn list(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
     let metadata = list_metadata(&result);
     Ok(match representation {
         Representation::Table => {
-            let objects = scope.try_view_all(&result.items)?;
+            let objects: Vec<Value> = result.items.iter().map(|s| scope.try_view(s)).collect::<ApiResult<_>>()?;
             let references: Vec<&Value> = objects.iter().collect();
             let table = build_table_with(
                 &crate::crds::printer(&scope.resource),
@@ -219,7 +219,11 @@ fn list(scope: &Scope<'_>, request: &ApiRequest) -> ApiResult<Response> {
             respond::value(200, representation, &table)
         }
         Representation::PartialObjectMetadata { .. } => {
-            let items: Vec<Value> = scope.try_view_all(&result.items)?.iter().map(partial_metadata).collect();
+            let items: Vec<Value> = result
+                .items
+                .iter()
+                .map(|s| scope.try_view(s).map(|o| partial_metadata(&o)))
+                .collect::<ApiResult<_>>()?;
             respond::value(
                 200,
                 representation,
@@ -294,18 +298,13 @@ fn stream_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: Vec<Stor
 pub fn encode_list(scope: &Scope<'_>, metadata: &Map<String, Value>, items: &[Stored]) -> ApiResult<Vec<u8>> {
     let resource = &scope.resource;
     let mut out = list_head(scope, metadata, 128 + items.iter().map(|s| s.bytes.len() + 32).sum::<usize>());
-    if crate::registry::conversion::converts(resource) {
-        for (i, object) in scope.try_view_all(items)?.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut out, object).expect("JSON values always serialize");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-    } else {
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
+        if crate::registry::conversion::converts(resource) {
+            out.extend_from_slice(&scope.view_json(item)?);
+        } else {
             crate::registry::encoding::write_with_revision(&mut out, &item.bytes, item.revision);
         }
     }

@@ -345,7 +345,8 @@ impl futures_util::Stream for WatchBody {
                 // Every watcher without a filter sends these events as the same bytes: the first
                 // one to get here encodes them for all (spliced, so no conversion can fail).
                 let events = &response.events;
-                let encode = || encode_batch(&mut body.encoder, &body.filter, events).unwrap_or_default();
+                let encode =
+                    || encode_batch(&mut body.encoder, &body.filter, events).expect("spliced events never convert");
                 events.encoded.get_or_init(encode).clone()
             } else {
                 match encode_batch(&mut body.encoder, &body.filter, &response.events) {

@@ -14,6 +14,9 @@ use std::sync::Mutex;
 
 /// How many objects are kept; the oldest goes first.
 const CAPACITY: usize = 32;
+/// Objects stored larger than this are not kept (a decoded object takes several times its
+/// stored size), so the cache holds at most a few MiB.
+const LARGEST_KEPT: usize = 64 * 1024;
 
 /// Recently written objects, decoded, with the bytes and revision they were stored at.
 #[derive(Debug, Default)]
@@ -33,8 +36,14 @@ impl DecodedObjects {
     /// Keeps `object`, which was just stored as `stored` (its bytes are `object` encoded for
     /// storage). Objects that are not JSON objects are not kept.
     pub fn keep(&self, stored: &Stored, object: Value) {
+        if stored.bytes.len() > LARGEST_KEPT {
+            return;
+        }
         let Some(object) = encoding::as_decoded(object, stored.revision) else { return };
-        debug_assert_eq!(
+        // Checked in kubetwin's own tests only: a check on every update would cost a user's
+        // debug-build tests more than the cache saves them.
+        #[cfg(test)]
+        assert_eq!(
             serde_json::to_string(&object).ok(),
             serde_json::to_string(&stored.to_value()).ok(),
             "a kept object is what decoding its stored bytes gives"
@@ -81,5 +90,13 @@ mod tests {
         assert_eq!(objects.take(&stored(&object, 0)), None);
         assert!(objects.take(&stored(&object, 1)).is_some());
         assert!(objects.take(&stored(&object, CAPACITY as i64)).is_some());
+    }
+
+    #[test]
+    fn large_objects_are_not_kept() {
+        let objects = DecodedObjects::default();
+        let object = json!({"metadata": {"name": "c"}, "data": {"big": "x".repeat(LARGEST_KEPT)}});
+        objects.keep(&stored(&object, 3), object.clone());
+        assert_eq!(objects.take(&stored(&object, 3)), None);
     }
 }

@@ -51,16 +51,6 @@ impl Scope<'_> {
         conversion::try_from_storage(&self.resource, stored.to_value())
     }
 
-    /// [`Scope::try_view`] for a list's items: a CRD's conversion webhook is called once for
-    /// all of them.
-    pub fn try_view_all(&self, items: &[Stored]) -> crate::error::ApiResult<Vec<Value>> {
-        let objects = items.iter().map(Stored::to_value).collect();
-        match self.resource.custom {
-            true => crate::crds::list_from_storage(&self.resource, objects),
-            false => objects.into_iter().map(|object| conversion::try_from_storage(&self.resource, object)).collect(),
-        }
-    }
-
     /// The same as [`Scope::try_view`], as JSON bytes; objects that need no conversion are
     /// spliced from the stored bytes without parsing them.
     pub fn view_json(&self, stored: &Stored) -> crate::error::ApiResult<Vec<u8>> {
