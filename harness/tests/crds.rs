@@ -327,7 +327,7 @@ const GADGETS: &str = r#"{
   "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
   "metadata": {"name": "gadgets.example.com"},
   "spec": {"group": "example.com", "scope": "Cluster",
-    "names": {"plural": "gadgets", "kind": "Gadget"},
+    "names": {"plural": "gadgets", "kind": "Gadget", "listKind": "GadgetCollection"},
     "versions": [
       {"name": "v1", "served": true, "storage": true,
        "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object", "properties": {"mode": {"type": "string", "default": "auto"}}}}}}},
@@ -358,6 +358,9 @@ async fn versions_share_storage_and_rewrite_the_api_version() {
     ));
     let stored: Value = serde_json::from_slice(&stored.unwrap().kvs[0].value).unwrap();
     assert_eq!(stored["apiVersion"], "example.com/v1", "objects are kept in the storage version");
+    let list: Value =
+        serde_json::from_str(twin.kubectl(&["get", "--raw", "/apis/example.com/v1/gadgets"]).await.ok()).unwrap();
+    assert_eq!((&list["kind"], &list["apiVersion"]), (&json!("GadgetCollection"), &json!("example.com/v1")));
 
     let warned = twin.kubectl(&["get", "gadgets.v1beta1.example.com", "g"]).await;
     assert!(warned.stderr.contains("Warning: example.com/v1beta1 Gadget is deprecated"), "{}", warned.stderr);

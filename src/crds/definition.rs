@@ -109,6 +109,10 @@ pub fn resource_infos(crd: &Value, terminating: bool) -> Vec<ResourceInfo> {
             let custom = CustomVersion {
                 crd_name: meta_str(crd, "name").to_string(),
                 storage_version: storage.clone(),
+                list_kind: match text(crd, "/spec/names/listKind") {
+                    "" => format!("{kind}List"),
+                    list_kind => list_kind.to_string(),
+                },
                 version_count: all.len(),
                 converter: converter.clone(),
                 defaults_on_read: structural.as_ref().is_some_and(Structural::has_defaults),

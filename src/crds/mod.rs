@@ -49,6 +49,8 @@ pub struct CustomVersion {
     /// The CRD's name (`widgets.example.com`).
     pub crd_name: String,
     pub storage_version: String,
+    /// `spec.names.listKind` (defaulted to `<Kind>List`).
+    pub list_kind: String,
     /// How many versions the CRD declares (more than one means `apiVersion` is rewritten).
     pub version_count: usize,
     /// The conversion webhook, when `spec.conversion.strategy` is `Webhook` (shared by all

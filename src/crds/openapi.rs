@@ -145,7 +145,7 @@ fn list_schema(resource: &ResourceInfo) -> Value {
             "kind": {"type": "string", "description": KIND_DESCRIPTION},
             "metadata": {"allOf": [reference(&format!("{META}.ListMeta"))], "default": {}, "description": "Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"},
         },
-        "x-kubernetes-group-version-kind": [gvk(&resource.group, &resource.version, &format!("{}List", resource.kind))],
+        "x-kubernetes-group-version-kind": [gvk(&resource.group, &resource.version, &resource.list_kind())],
     })
 }
 

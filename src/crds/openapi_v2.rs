@@ -179,7 +179,7 @@ fn add_resource(resource: &ResourceInfo, paths: &mut Map<String, Value>, definit
                 "kind": {"type": "string"},
                 "metadata": reference(&format!("{META}.ListMeta")),
             },
-            "x-kubernetes-group-version-kind": gvk(resource, &format!("{}List", resource.kind)),
+            "x-kubernetes-group-version-kind": gvk(resource, &resource.list_kind()),
         }),
     );
     let id = |verb: &str| format!("{verb}{}{}", resource.group.replace(['.', '-'], ""), resource.kind);

@@ -251,7 +251,7 @@ fn list_head(scope: &Scope<'_>, metadata: &Map<String, Value>, capacity: usize) 
     let resource = &scope.resource;
     let mut out = Vec::with_capacity(capacity);
     out.extend_from_slice(b"{\"kind\":");
-    out.extend_from_slice(json!(format!("{}List", resource.kind)).to_string().as_bytes());
+    out.extend_from_slice(json!(resource.list_kind()).to_string().as_bytes());
     out.extend_from_slice(b",\"apiVersion\":");
     out.extend_from_slice(json!(resource.api_version()).to_string().as_bytes());
     out.extend_from_slice(b",\"metadata\":");

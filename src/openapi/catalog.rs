@@ -68,6 +68,14 @@ impl ResourceInfo {
         self.group_version().api_version()
     }
 
+    /// The kind of this resource's lists: `<Kind>List`, or a CRD's `spec.names.listKind`.
+    pub fn list_kind(&self) -> String {
+        match &self.crd {
+            Some(custom) => custom.list_kind.clone(),
+            None => format!("{}List", self.kind),
+        }
+    }
+
     /// `deployments.apps`, `pods`: the name kube-apiserver uses in messages.
     pub fn qualified_plural(&self) -> String {
         if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
