@@ -98,3 +98,18 @@ async fn delete_namespace_returns_once_it_is_gone() {
     let gone = twin.kubectl(&["get", "namespace", "scratch"]).await;
     assert_eq!(gone.err().trim(), "Error from server (NotFound): namespaces \"scratch\" not found");
 }
+
+/// NamespaceLifecycle keeps `default`, `kube-system` and `kube-public` from being deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_immortal_namespaces_cannot_be_deleted() {
+    let twin = TestServer::start().await.unwrap();
+    for name in ["default", "kube-system", "kube-public"] {
+        let refused = twin.kubectl(&["delete", "namespace", name]).await;
+        let expected = format!(
+            "Error from server (Forbidden): namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        );
+        assert_eq!(refused.err().trim(), expected);
+    }
+    let phase = twin.kubectl(&["get", "namespace", "default", "-o", "jsonpath={.status.phase}"]).await;
+    assert_eq!(phase.ok(), "Active");
+}

@@ -33,6 +33,9 @@ pub struct WriteResult {
     pub created: bool,
 }
 
+/// Namespaces kube-apiserver's NamespaceLifecycle admission plugin refuses to delete.
+const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
 /// How many times a write that lost a race retries before answering 409.
 const MAX_RETRIES: usize = 16;
 
@@ -422,6 +425,11 @@ pub enum Deleted {
 impl Scope<'_> {
     /// DELETE of one object.
     pub fn delete(&self, name: &str, options: &DeleteOptions) -> ApiResult<Deleted> {
+        // The NamespaceLifecycle admission plugin's immortal namespaces.
+        if self.resource.group.is_empty() && self.resource.plural == "namespaces" && IMMORTAL_NAMESPACES.contains(&name)
+        {
+            return Err(ApiError::forbidden(self.error_resource(), name, "this namespace may not be deleted"));
+        }
         for _attempt in 0..MAX_RETRIES {
             let current = self.get(name)?;
             let mut object = self.try_view(&current)?;
