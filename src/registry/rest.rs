@@ -160,6 +160,15 @@ impl Scope<'_> {
         }
     }
 
+    /// NamespaceLifecycle's delete half: its immortal namespaces cannot be deleted.
+    fn check_deletable(&self, name: &str) -> ApiResult<()> {
+        let is_namespace = self.resource.group.is_empty() && self.resource.plural == "namespaces";
+        if is_namespace && IMMORTAL_NAMESPACES.contains(&name) {
+            return Err(ApiError::forbidden(self.error_resource(), name, "this namespace may not be deleted"));
+        }
+        Ok(())
+    }
+
     /// Namespaced objects need a namespace that exists and is not terminating.
     fn check_namespace(&self, name: &str) -> ApiResult<()> {
         let Some(namespace) = self.namespace.filter(|_| self.resource.namespaced) else { return Ok(()) };
@@ -425,11 +434,7 @@ pub enum Deleted {
 impl Scope<'_> {
     /// DELETE of one object.
     pub fn delete(&self, name: &str, options: &DeleteOptions) -> ApiResult<Deleted> {
-        // The NamespaceLifecycle admission plugin's immortal namespaces.
-        if self.resource.group.is_empty() && self.resource.plural == "namespaces" && IMMORTAL_NAMESPACES.contains(&name)
-        {
-            return Err(ApiError::forbidden(self.error_resource(), name, "this namespace may not be deleted"));
-        }
+        self.check_deletable(name)?;
         for _attempt in 0..MAX_RETRIES {
             let current = self.get(name)?;
             let mut object = self.try_view(&current)?;
