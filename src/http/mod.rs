@@ -3,6 +3,7 @@
 
 pub mod applying;
 pub mod batched_writes;
+pub mod http2;
 pub mod negotiate;
 pub mod nonresource;
 pub mod patching;

@@ -1,8 +1,10 @@
 //! TLS termination: accepts TCP connections, completes the rustls handshake, reads the
 //! verified client certificate (if any) into a [`PeerIdentity`] request extension, and serves
-//! HTTP/1.1 or HTTP/2 on the connection through hyper-util, stopping gracefully on shutdown.
+//! HTTP/1.1 on the connection through hyper-util, or HTTP/2 through [`http2`], stopping
+//! gracefully on shutdown.
 
 use super::batched_writes::BatchedWrites;
+use super::http2::{self, RequestBody};
 use crate::pki::{CertificateSubject, certificate_subject};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -48,6 +50,7 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let routes = routes.clone();
         let watcher = graceful.watcher();
+        let connection_shutdown = shutdown.clone();
         tokio::spawn(async move {
             let mut tls = match acceptor.accept(tcp).await {
                 Ok(tls) => tls,
@@ -67,9 +70,19 @@ pub async fn serve(
                     .and_then(|chain| chain.first())
                     .and_then(|cert| certificate_subject(cert)),
             );
-            // HTTP/2 multiplexes many streams (watches) over the connection: gather their writes.
-            let batching = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let service = warp::service(routes);
+            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                // Multiplexed streams (watches): their writes are gathered, and one task sends them.
+                let io = BatchedWrites::new(tls, true);
+                let handle = move |mut request: hyper::Request<RequestBody>| {
+                    request.extensions_mut().insert(peer.clone());
+                    let mut service = service.clone();
+                    async move { tower_call(&mut service, request).await }
+                };
+                http2::serve_connection(io, handle, connection_shutdown).await;
+                drop(watcher);
+                return;
+            }
             let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(peer.clone());
                 let mut service = service.clone();
@@ -77,7 +90,7 @@ pub async fn serve(
             });
             let builder = Builder::new(TokioExecutor::new());
             let connection =
-                builder.serve_connection_with_upgrades(TokioIo::new(BatchedWrites::new(tls, batching)), service);
+                builder.serve_connection_with_upgrades(TokioIo::new(BatchedWrites::new(tls, false)), service);
             if let Err(error) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%error, "connection ended with an error");
             }

@@ -1,0 +1,345 @@
+//! HTTP/2 served through `h2` directly, so that one task per connection sends every watch on
+//! it. Through hyper each response stream is its own task that takes the connection's lock
+//! about six times per chunk (reset, capacity reservation, capacity, data); a write seen by a
+//! thousand watches then woke a thousand tasks. Here an ordinary response is still a task of
+//! its own, but a watch response hands its stream of chunks (a [`DetachableStream`]) to the
+//! connection's task, which polls the watches that woke and writes each chunk with one call,
+//! checking flow control once per [`UNCONFIRMED_LIMIT`] bytes. A watch whose client stops
+//! reading is no longer polled once that much waits unsent, as through hyper. The settings
+//! are hyper's server defaults, and responses get hyper's `date` and `content-length`.
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
+use h2::server::SendResponse;
+use h2::{RecvStream, SendStream};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
+use hyper::body::{Body, Frame, SizeHint};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+
+/// How much a response stream sends before it checks that its client is reading.
+const UNCONFIRMED_LIMIT: usize = 64 * 1024;
+
+/// A response body's chunks, boxed.
+type Chunks = Pin<Box<dyn Stream<Item = Bytes> + Send + Sync>>;
+
+/// A long-lived response body (a watch) that an HTTP/2 connection may take out of the response
+/// and send from its own task. Whoever polls the body first claims it: over HTTP/1.1 (or when a
+/// test calls the routes directly) the body is an ordinary stream.
+#[derive(Clone)]
+pub struct DetachableStream(Arc<Mutex<Option<Chunks>>>);
+
+impl DetachableStream {
+    /// A response whose body is `chunks`, detachable by an HTTP/2 connection.
+    pub fn response(chunks: impl Stream<Item = Bytes> + Send + Sync + 'static) -> warp::reply::Response {
+        let slot = DetachableStream(Arc::new(Mutex::new(Some(Box::pin(chunks)))));
+        let body = ClaimedChunks { slot: Some(slot.clone()), chunks: None };
+        let mut response = warp::reply::Reply::into_response(warp::reply::stream(body));
+        response.extensions_mut().insert(slot);
+        response
+    }
+
+    fn claim(&self) -> Option<Chunks> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+}
+
+/// The ordinary body of a detachable response: claims the chunks on its first poll.
+struct ClaimedChunks {
+    slot: Option<DetachableStream>,
+    chunks: Option<Chunks>,
+}
+
+impl Stream for ClaimedChunks {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(slot) = this.slot.take() {
+            this.chunks = slot.claim();
+        }
+        let Some(chunks) = this.chunks.as_mut() else { return Poll::Ready(None) };
+        chunks.as_mut().poll_next(cx).map(|chunk| chunk.map(Ok))
+    }
+}
+
+/// A request body read from an HTTP/2 stream, returning flow-control credit as it is read.
+pub struct RequestBody {
+    recv: RecvStream,
+    content_length: Option<u64>,
+    data_done: bool,
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = h2::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
+        if !self.data_done {
+            match ready!(self.recv.poll_data(cx)) {
+                Some(Ok(data)) => {
+                    let _ = self.recv.flow_control().release_capacity(data.len());
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                None => self.data_done = true,
+            }
+        }
+        self.recv.poll_trailers(cx).map(|trailers| trailers.transpose().map(|t| t.map(Frame::trailers)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.recv.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.content_length.map(SizeHint::with_exact).unwrap_or_default()
+    }
+}
+
+/// Serves HTTP/2 on `io` (whose preface has not been read) with `service` until the client
+/// goes or `shutdown` turns true; then it ends its watches, stops taking streams and returns
+/// once the other streams have ended.
+pub async fn serve_connection<IO, S, F>(io: IO, service: S, mut shutdown: watch::Receiver<bool>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Fn(Request<RequestBody>) -> F + Clone + Send + 'static,
+    F: Future<Output = warp::reply::Response> + Send + 'static,
+{
+    let mut connection = match server_builder().handshake::<_, Bytes>(io).await {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::debug!(%error, "HTTP/2 handshake failed");
+            return;
+        }
+    };
+    let (adopt, mut adopted) = mpsc::unbounded_channel::<WatchPump>();
+    let mut pumps = FuturesUnordered::new();
+    let mut closing = *shutdown.borrow();
+    if closing {
+        connection.graceful_shutdown();
+    }
+    loop {
+        // The watches first: their writes are then flushed by `accept`, which drives the socket.
+        tokio::select! {
+            biased;
+            Some(mut pump) = adopted.recv() => {
+                if closing { pump.finish() } else { pumps.push(pump) }
+            }
+            Some(()) = pumps.next(), if !pumps.is_empty() => {}
+            changed = shutdown.changed(), if !closing => {
+                if changed.is_err() || *shutdown.borrow() {
+                    closing = true;
+                    connection.graceful_shutdown();
+                    // Watches end when the server stops, as kube-apiserver ends them; the other
+                    // streams may finish.
+                    pumps.iter_mut().for_each(|pump| pump.finish());
+                    pumps.clear();
+                }
+            }
+            accepted = connection.accept() => match accepted {
+                Some(Ok((request, respond))) => {
+                    tokio::spawn(respond_to(service.clone(), request, respond, adopt.clone()));
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "HTTP/2 connection ended with an error");
+                    break;
+                }
+                None => break,
+            },
+        }
+    }
+}
+
+/// hyper's HTTP/2 server settings.
+fn server_builder() -> h2::server::Builder {
+    let mut builder = h2::server::Builder::new();
+    builder
+        .initial_window_size(1024 * 1024)
+        .initial_connection_window_size(1024 * 1024)
+        .max_frame_size(16 * 1024)
+        .max_header_list_size(16 * 1024)
+        .max_send_buffer_size(400 * 1024)
+        .max_concurrent_streams(200)
+        .max_local_error_reset_streams(Some(1024));
+    builder
+}
+
+/// Calls the service for one stream and sends its response: a detachable body goes to the
+/// connection's task, any other is sent from here.
+async fn respond_to<S, F>(
+    service: S,
+    request: Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    adopt: mpsc::UnboundedSender<WatchPump>,
+) where
+    S: Fn(Request<RequestBody>) -> F,
+    F: Future<Output = warp::reply::Response>,
+{
+    let (parts, recv) = request.into_parts();
+    let content_length =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    let head_only = parts.method == Method::HEAD;
+    let request = Request::from_parts(parts, RequestBody { recv, content_length, data_done: false });
+    let (mut head, body) = service(request).await.into_parts();
+    let detached = head.extensions.remove::<DetachableStream>().and_then(|slot| slot.claim());
+    prepare_headers(&mut head.headers, detached.is_none().then(|| body.size_hint()));
+    let ends_here = head_only || (detached.is_none() && body.is_end_stream());
+    let send = match respond.send_response(Response::from_parts(head, ()), ends_here) {
+        Ok(send) => send,
+        Err(error) => {
+            tracing::debug!(%error, "sending response headers failed");
+            return;
+        }
+    };
+    if ends_here {
+        return;
+    }
+    let outbound = Outbound::new(send);
+    match detached {
+        Some(chunks) => {
+            let _ = adopt.send(WatchPump { chunks, outbound });
+        }
+        None => send_body(body, outbound).await,
+    }
+}
+
+/// Drops what HTTP/2 forbids (connection-specific fields) and adds what hyper adds.
+fn prepare_headers(headers: &mut HeaderMap, size: Option<SizeHint>) {
+    for name in [header::CONNECTION, header::TRANSFER_ENCODING, header::UPGRADE] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+    if headers.get(header::TE).is_some_and(|te| te != "trailers") {
+        headers.remove(header::TE);
+    }
+    if !headers.contains_key(header::DATE) {
+        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+        headers.insert(header::DATE, HeaderValue::from_str(&now).expect("an HTTP date is a valid header"));
+    }
+    if let Some(length) = size.and_then(|size| size.exact())
+        && !headers.contains_key(header::CONTENT_LENGTH)
+    {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+}
+
+/// A response stream's sending half, and how much it sent since the client last had room.
+struct Outbound {
+    send: SendStream<Bytes>,
+    unconfirmed: usize,
+}
+
+impl Outbound {
+    fn new(send: SendStream<Bytes>) -> Outbound {
+        Outbound { send, unconfirmed: 0 }
+    }
+
+    /// Ready(true) when more may be sent: fewer than [`UNCONFIRMED_LIMIT`] bytes went out since
+    /// the stream last had flow-control room to spare, or it has room again; Ready(false) if the
+    /// stream is gone. Room is asked for one byte at a time, so an idle stream holds none of the
+    /// connection's window; h2 sends (and takes credit for) the data itself.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self.unconfirmed < UNCONFIRMED_LIMIT {
+            return Poll::Ready(true);
+        }
+        self.send.reserve_capacity(1);
+        if self.send.capacity() == 0 {
+            match ready!(self.send.poll_capacity(cx)) {
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Poll::Ready(false),
+            }
+        }
+        self.unconfirmed = 0;
+        Poll::Ready(true)
+    }
+
+    /// Sends `data` (h2 buffers it until the window allows); false if the stream is gone.
+    fn send(&mut self, data: Bytes, end_of_stream: bool) -> bool {
+        self.unconfirmed += data.len();
+        self.send.send_data(data, end_of_stream).is_ok()
+    }
+}
+
+/// Sends an ordinary body, frame by frame, pausing while its client does not read.
+async fn send_body<B>(body: B, mut outbound: Outbound)
+where
+    B: Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let mut body = std::pin::pin!(body);
+    while std::future::poll_fn(|cx| outbound.poll_ready(cx)).await {
+        let sent = match std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+            None => {
+                outbound.send(Bytes::new(), true);
+                return;
+            }
+            Some(Err(error)) => {
+                tracing::debug!(%error, "a response body failed");
+                outbound.send.send_reset(h2::Reason::INTERNAL_ERROR);
+                return;
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => outbound.send(data, body.is_end_stream()),
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        let _ = outbound.send.send_trailers(trailers);
+                    }
+                    return;
+                }
+            },
+        };
+        if !sent || body.is_end_stream() {
+            return;
+        }
+    }
+}
+
+/// A watch sent by its connection's task: its chunks go out as they come, while its client reads.
+struct WatchPump {
+    chunks: Chunks,
+    outbound: Outbound,
+}
+
+impl WatchPump {
+    /// Ends the watch's stream where it is.
+    fn finish(&mut self) {
+        self.outbound.send(Bytes::new(), true);
+    }
+}
+
+impl Future for WatchPump {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let pump = self.get_mut();
+        loop {
+            match pump.outbound.poll_ready(cx) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+            match pump.chunks.as_mut().poll_next(cx) {
+                Poll::Ready(Some(chunk)) => {
+                    if !pump.outbound.send(chunk, false) {
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Ready(None) => {
+                    pump.outbound.send(Bytes::new(), true);
+                    return Poll::Ready(());
+                }
+                // A client that cancels an idle watch resets its stream: be woken for that too.
+                Poll::Pending => match pump.outbound.send.poll_reset(cx) {
+                    Poll::Ready(_) => return Poll::Ready(()),
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
+        }
+    }
+}
