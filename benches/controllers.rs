@@ -39,7 +39,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
 const WATCHERS: usize = 1_000;
-/// The server allows 200 concurrent streams per HTTP/2 connection (hyper's default).
+/// The server allows 100 concurrent streams per HTTP/2 connection, as kube-apiserver does.
 const STREAMS_PER_CONNECTION: usize = 100;
 const WATCH_NAMESPACE: &str = "bench-watch";
 const LIST_NAMESPACE: &str = "bench-list";

@@ -6,7 +6,8 @@
 //! connection's task, which polls the watches that woke and writes each chunk with one call,
 //! checking flow control once per [`UNCONFIRMED_LIMIT`] bytes. A watch whose client stops
 //! reading is no longer polled once that much waits unsent, as through hyper. The settings
-//! are hyper's server defaults, and responses get hyper's `date` and `content-length`.
+//! are kube-apiserver's, and responses get the `date` and `content-length` hyper (and Go's
+//! server) add.
 
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
@@ -155,16 +156,20 @@ where
     }
 }
 
-/// hyper's HTTP/2 server settings.
+/// kube-apiserver's HTTP/2 settings (`SecureServingInfo.Serve`): 100 concurrent streams,
+/// 256 KiB frames and per-stream upload window, a connection window for all 100 streams, and
+/// headers up to 1 MiB (its `MaxHeaderBytes`).
 fn server_builder() -> h2::server::Builder {
+    const RESOURCE_BODY_99TH_PERCENTILE: u32 = 256 * 1024;
+    const MAX_CONCURRENT_STREAMS: u32 = 100;
     let mut builder = h2::server::Builder::new();
     builder
-        .initial_window_size(1024 * 1024)
-        .initial_connection_window_size(1024 * 1024)
-        .max_frame_size(16 * 1024)
-        .max_header_list_size(16 * 1024)
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .initial_window_size(RESOURCE_BODY_99TH_PERCENTILE)
+        .initial_connection_window_size(RESOURCE_BODY_99TH_PERCENTILE * MAX_CONCURRENT_STREAMS)
+        .max_frame_size(RESOURCE_BODY_99TH_PERCENTILE)
+        .max_header_list_size(1024 * 1024)
         .max_send_buffer_size(400 * 1024)
-        .max_concurrent_streams(200)
         .max_local_error_reset_streams(Some(1024));
     builder
 }

@@ -79,7 +79,8 @@ pub async fn serve(
                     let mut service = service.clone();
                     async move { tower_call(&mut service, request).await }
                 };
-                http2::serve_connection(io, handle, connection_shutdown).await;
+                // Boxed: its state would otherwise make every HTTP/1.1 connection's task larger.
+                Box::pin(http2::serve_connection(io, handle, connection_shutdown)).await;
                 drop(watcher);
                 return;
             }
