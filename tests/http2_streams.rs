@@ -15,6 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 const NAMESPACE: &str = "default";
 const CONFIGMAPS: &str = "/api/v1/namespaces/default/configmaps";
@@ -24,9 +25,10 @@ async fn start_server() -> Server {
     Server::start(ServerConfig { secure_port: 0, ..ServerConfig::default() }).await.expect("the server starts")
 }
 
-/// An HTTP/2 connection to `server` with the admin certificate; `stream_window` is what each
-/// stream may receive before the client reads it.
-async fn connect(server: &Server, stream_window: u32) -> SendRequest<Full<Bytes>> {
+/// An HTTP/2 connection to `server` with the admin certificate, and the task that drives it
+/// (it ends when the connection closes); `stream_window` is what each stream may receive
+/// before the client reads it.
+async fn connect(server: &Server, stream_window: u32) -> (SendRequest<Full<Bytes>>, JoinHandle<()>) {
     let pki = server.pki();
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(pki.ca_cert_pem.as_bytes()) {
@@ -55,8 +57,10 @@ async fn connect(server: &Server, stream_window: u32) -> SendRequest<Full<Bytes>
         .handshake(TokioIo::new(stream))
         .await
         .expect("HTTP/2 handshake");
-    tokio::spawn(connection);
-    sender
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (sender, driver)
 }
 
 async fn send(
@@ -129,9 +133,18 @@ impl WatchEvents {
         events
     }
 
-    /// Whether the server ends the stream within `within`.
+    /// Whether the server ends the stream cleanly (END_STREAM, no reset) within `within`.
     async fn ends_within(mut self, within: Duration) -> bool {
-        tokio::time::timeout(within, async { while let Some(Ok(_)) = self.body.next().await {} }).await.is_ok()
+        let rest = async {
+            loop {
+                match self.body.next().await {
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) => return false,
+                    None => return true,
+                }
+            }
+        };
+        tokio::time::timeout(within, rest).await.unwrap_or(false)
     }
 }
 
@@ -139,16 +152,21 @@ fn added(names: impl IntoIterator<Item = String>) -> Vec<(String, String)> {
     names.into_iter().map(|name| ("ADDED".to_string(), name)).collect()
 }
 
+/// Whether the connection `driver` drives closes within `within`.
+async fn closes_within(driver: JoinHandle<()>, within: Duration) -> bool {
+    tokio::time::timeout(within, driver).await.is_ok()
+}
+
 #[tokio::test]
 async fn many_watches_on_one_connection_all_see_every_write() {
     let server = start_server().await;
-    let mut connection = connect(&server, 2 * 1024 * 1024).await;
+    let (mut connection, _) = connect(&server, 2 * 1024 * 1024).await;
     let mut watches = Vec::new();
     // As many as the server allows on a connection (kube-apiserver's 100).
     for _ in 0..100 {
         watches.push(watch(&mut connection).await);
     }
-    let mut writer = connect(&server, 2 * 1024 * 1024).await;
+    let (mut writer, _) = connect(&server, 2 * 1024 * 1024).await;
     for n in 0..3 {
         create(&mut writer, &format!("cm-{n}"), 10).await;
     }
@@ -158,29 +176,34 @@ async fn many_watches_on_one_connection_all_see_every_write() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_whose_client_stops_reading_holds_up_no_one_and_loses_nothing() {
+    const WRITES: usize = 1200;
     let server = start_server().await;
-    // Each stream may hold 64 KiB unread; 200 events of 4 KiB are far more.
-    let mut connection = connect(&server, 64 * 1024).await;
+    // Each stream may hold 64 KiB unread, far less than the events to come.
+    let (mut connection, _) = connect(&server, 64 * 1024).await;
     let mut stalled = watch(&mut connection).await;
     let mut reading = watch(&mut connection).await;
-    let mut writer = connect(&server, 2 * 1024 * 1024).await;
-    for n in 0..200 {
-        create(&mut writer, &format!("cm-{n:03}"), 4096).await;
+    let expected = added((0..WRITES).map(|n| format!("cm-{n:04}")));
+    let reader = tokio::spawn(async move { reading.next(WRITES).await });
+    let (mut writer, _) = connect(&server, 2 * 1024 * 1024).await;
+    for n in 0..WRITES {
+        create(&mut writer, &format!("cm-{n:04}"), 1024).await;
     }
-    let expected = added((0..200).map(|n| format!("cm-{n:03}")));
-    assert_eq!(reading.next(200).await, expected, "the other watch on the connection kept up");
-    assert_eq!(stalled.next(200).await, expected, "the stalled watch resumes where it stopped");
+    assert_eq!(reader.await.unwrap(), expected, "the other watch on the connection kept up");
+    // The server stopped taking the stalled watch's events once its client stopped reading;
+    // its store watch fell behind (more than a queue's worth: 1,024 writes) instead.
+    assert_eq!(server.instance().store.watcher_counts().1, 1, "one store watch fell behind");
+    assert_eq!(stalled.next(WRITES).await, expected, "the stalled watch resumes where it stopped");
 }
 
 #[tokio::test]
 async fn bodies_larger_than_the_flow_control_windows_cross_intact() {
     let server = start_server().await;
-    let mut connection = connect(&server, 256 * 1024).await;
-    // Each 600 KB request exceeds the server's 256 KiB stream window, and 50 of them its 25 MiB
-    // connection window: it must hand both back as it reads.
-    for n in 0..50 {
+    let (mut connection, _) = connect(&server, 256 * 1024).await;
+    // Each 600 KB request exceeds the server's 256 KiB stream window: it must hand it back as
+    // it reads.
+    for n in 0..5 {
         create(&mut connection, &format!("big-{n}"), 600_000).await;
     }
     let response = send(&mut connection, Method::GET, &format!("{CONFIGMAPS}/big-0"), None).await;
@@ -195,20 +218,25 @@ async fn bodies_larger_than_the_flow_control_windows_cross_intact() {
     let list: Value = serde_json::from_slice(&body).expect("a ConfigMapList");
     let items = list["items"].as_array().expect("items");
     let big: Vec<&Value> = items.iter().filter(|item| item["metadata"]["name"] != ROOT_CA_CONFIGMAP).collect();
-    assert_eq!(big.len(), 50);
+    assert_eq!(big.len(), 5);
     assert!(big.iter().all(|item| item["data"]["filler"].as_str().map(str::len) == Some(600_000)));
+}
+
+#[tokio::test]
+async fn a_head_request_gets_the_headers_alone() {
+    let server = start_server().await;
+    let (mut connection, _) = connect(&server, 2 * 1024 * 1024).await;
+    let response = send(&mut connection, Method::HEAD, "/version", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.expect("the body").to_bytes();
+    assert!(body.is_empty(), "{body:?}");
 }
 
 #[tokio::test]
 async fn a_cancelled_watch_lets_go_of_its_store_watch() {
     let server = start_server().await;
-    // The store's Debug form counts its watchers (the server's own controllers hold some).
-    let watchers = || {
-        let store = format!("{:?}", server.instance().store);
-        let count = store.split("watchers: ").nth(1).and_then(|rest| rest.split(' ').next()?.parse::<usize>().ok());
-        count.expect("the store reports its watchers")
-    };
-    let mut connection = connect(&server, 2 * 1024 * 1024).await;
+    let watchers = || server.instance().store.watcher_counts().0;
+    let (mut connection, _) = connect(&server, 2 * 1024 * 1024).await;
     create(&mut connection, "settled", 10).await;
     let idle = watchers();
     let open = watch(&mut connection).await;
@@ -223,11 +251,45 @@ async fn a_cancelled_watch_lets_go_of_its_store_watch() {
 }
 
 #[tokio::test]
-async fn shutting_down_ends_the_open_watches() {
+async fn shutting_down_ends_the_open_watches_and_closes_the_connection() {
     let server = start_server().await;
-    let mut connection = connect(&server, 2 * 1024 * 1024).await;
+    let (mut connection, driver) = connect(&server, 2 * 1024 * 1024).await;
     let open = watch(&mut connection).await;
     let shutdown = tokio::spawn(server.shutdown());
-    assert!(open.ends_within(Duration::from_secs(2)).await, "the watch ends");
-    tokio::time::timeout(Duration::from_secs(10), shutdown).await.expect("shutdown finishes").unwrap();
+    // Well within the 5 s the server would wait for streams that do not end.
+    assert!(open.ends_within(Duration::from_secs(2)).await, "the watch ends cleanly");
+    assert!(closes_within(driver, Duration::from_secs(2)).await, "the connection closes");
+    tokio::time::timeout(Duration::from_secs(2), shutdown).await.expect("shutdown finishes").unwrap();
+}
+
+#[tokio::test]
+async fn shutting_down_cuts_off_a_watch_whose_client_stopped_reading() {
+    let server = start_server().await;
+    let (mut connection, driver) = connect(&server, 64 * 1024).await;
+    let _stalled = watch(&mut connection).await;
+    let (mut writer, _) = connect(&server, 2 * 1024 * 1024).await;
+    // Enough to fill the client's 64 KiB window and what the server sends unconfirmed.
+    for n in 0..300 {
+        create(&mut writer, &format!("cm-{n:03}"), 1024).await;
+    }
+    let shutdown = tokio::spawn(server.shutdown());
+    assert!(closes_within(driver, Duration::from_secs(2)).await, "the connection closes");
+    tokio::time::timeout(Duration::from_secs(2), shutdown).await.expect("shutdown finishes").unwrap();
+}
+
+#[tokio::test]
+async fn a_request_the_client_cancels_is_not_carried_out() {
+    use kubetwin::faults::{Fault, FaultAction, FaultMatch};
+    let server = start_server().await;
+    let matching =
+        FaultMatch { verb: Some("create".into()), resource: Some("configmaps".into()), ..Default::default() };
+    let delay = FaultAction::Delay(Duration::from_millis(500));
+    server.instance().faults.install(Fault { matching, action: delay, times: None, every: 1 });
+    let (mut connection, _) = connect(&server, 2 * 1024 * 1024).await;
+    let create = send(&mut connection, Method::POST, CONFIGMAPS, Some(configmap("abandoned", 10)));
+    // The client gives up (RST_STREAM) while the server is still waiting.
+    assert!(tokio::time::timeout(Duration::from_millis(100), create).await.is_err());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let response = send(&mut connection, Method::GET, &format!("{CONFIGMAPS}/abandoned"), None).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "the abandoned create did not happen");
 }

@@ -9,6 +9,7 @@
 //! are kube-apiserver's, and responses get the `date` and `content-length` hyper (and Go's
 //! server) add.
 
+use super::tls::SHUTDOWN_GRACE;
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use h2::server::SendResponse;
@@ -19,6 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
@@ -71,7 +73,8 @@ impl Stream for ClaimedChunks {
 /// A request body read from an HTTP/2 stream, returning flow-control credit as it is read.
 pub struct RequestBody {
     recv: RecvStream,
-    content_length: Option<u64>,
+    /// What the `content-length` header says is still to come.
+    remaining: Option<u64>,
     data_done: bool,
 }
 
@@ -84,8 +87,11 @@ impl Body for RequestBody {
             match ready!(self.recv.poll_data(cx)) {
                 Some(Ok(data)) => {
                     let _ = self.recv.flow_control().release_capacity(data.len());
+                    self.remaining = self.remaining.map(|remaining| remaining.saturating_sub(data.len() as u64));
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
+                // A client may reset the stream with NO_ERROR once it has sent what it meant to.
+                Some(Err(error)) if error.reason() == Some(h2::Reason::NO_ERROR) => return Poll::Ready(None),
                 Some(Err(error)) => return Poll::Ready(Some(Err(error))),
                 None => self.data_done = true,
             }
@@ -98,7 +104,11 @@ impl Body for RequestBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.content_length.map(SizeHint::with_exact).unwrap_or_default()
+        match self.remaining {
+            Some(remaining) => SizeHint::with_exact(remaining),
+            None if self.recv.is_end_stream() => SizeHint::with_exact(0),
+            None => SizeHint::default(),
+        }
     }
 }
 
@@ -120,11 +130,22 @@ where
     };
     let (adopt, mut adopted) = mpsc::unbounded_channel::<WatchPump>();
     let mut pumps = FuturesUnordered::new();
-    let mut closing = *shutdown.borrow();
-    if closing {
-        connection.graceful_shutdown();
-    }
+    let mut closing = false;
+    // Set at shutdown: past it, streams that have not ended (a client that stopped reading
+    // never takes its END_STREAM) are cut off with the connection.
+    let mut deadline = std::pin::pin!(tokio::time::sleep(Duration::MAX));
+    let mut cut_off = false;
+    let mut server_gone = false;
     loop {
+        if !closing && (server_gone || *shutdown.borrow_and_update()) {
+            closing = true;
+            connection.graceful_shutdown();
+            // Watches end when the server stops, as kube-apiserver ends them; the other
+            // streams may finish.
+            pumps.iter_mut().for_each(WatchPump::finish);
+            pumps.clear();
+            deadline.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+        }
         // The watches first: their writes are then flushed by `accept`, which drives the socket.
         tokio::select! {
             biased;
@@ -132,15 +153,10 @@ where
                 if closing { pump.finish() } else { pumps.push(pump) }
             }
             Some(()) = pumps.next(), if !pumps.is_empty() => {}
-            changed = shutdown.changed(), if !closing => {
-                if changed.is_err() || *shutdown.borrow() {
-                    closing = true;
-                    connection.graceful_shutdown();
-                    // Watches end when the server stops, as kube-apiserver ends them; the other
-                    // streams may finish.
-                    pumps.iter_mut().for_each(|pump| pump.finish());
-                    pumps.clear();
-                }
+            changed = shutdown.changed(), if !closing => server_gone = changed.is_err(),
+            () = &mut deadline, if closing && !cut_off => {
+                cut_off = true;
+                connection.abrupt_shutdown(h2::Reason::NO_ERROR);
             }
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, respond))) => {
@@ -186,18 +202,27 @@ async fn respond_to<S, F>(
     F: Future<Output = warp::reply::Response>,
 {
     let (parts, recv) = request.into_parts();
-    let content_length =
+    let remaining =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     let head_only = parts.method == Method::HEAD;
-    let request = Request::from_parts(parts, RequestBody { recv, content_length, data_done: false });
-    let (mut head, body) = service(request).await.into_parts();
+    let request = Request::from_parts(parts, RequestBody { recv, remaining, data_done: false });
+    // As hyper does, a client that resets the stream cancels the request.
+    let mut call = std::pin::pin!(service(request));
+    let answered = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+        Poll::Ready(response) => Poll::Ready(Some(response)),
+        Poll::Pending => respond.poll_reset(cx).map(|_| None),
+    });
+    let Some(response) = answered.await else { return };
+    let (mut head, body) = response.into_parts();
     let detached = head.extensions.remove::<DetachableStream>().and_then(|slot| slot.claim());
-    prepare_headers(&mut head.headers, detached.is_none().then(|| body.size_hint()));
     let ends_here = head_only || (detached.is_none() && body.is_end_stream());
+    let length = if ends_here || detached.is_some() { None } else { body.size_hint().exact() };
+    prepare_headers(&mut head.headers, length);
     let send = match respond.send_response(Response::from_parts(head, ()), ends_here) {
         Ok(send) => send,
         Err(error) => {
             tracing::debug!(%error, "sending response headers failed");
+            respond.send_reset(h2::Reason::INTERNAL_ERROR);
             return;
         }
     };
@@ -207,27 +232,37 @@ async fn respond_to<S, F>(
     let outbound = Outbound::new(send);
     match detached {
         Some(chunks) => {
-            let _ = adopt.send(WatchPump { chunks, outbound });
+            let _ = adopt.send(WatchPump::new(chunks, outbound));
         }
         None => send_body(body, outbound).await,
     }
 }
 
-/// Drops what HTTP/2 forbids (connection-specific fields) and adds what hyper adds.
-fn prepare_headers(headers: &mut HeaderMap, size: Option<SizeHint>) {
-    for name in [header::CONNECTION, header::TRANSFER_ENCODING, header::UPGRADE] {
+/// Drops what HTTP/2 forbids (connection-specific fields, and those `connection` names) and
+/// adds what hyper adds: `date`, and `content-length` when the body's `length` is known.
+fn prepare_headers(headers: &mut HeaderMap, length: Option<u64>) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
+    for name in named.iter().map(String::as_str).chain([
+        "connection",
+        "transfer-encoding",
+        "upgrade",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+    ]) {
         headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
-    if headers.get(header::TE).is_some_and(|te| te != "trailers") {
-        headers.remove(header::TE);
     }
     if !headers.contains_key(header::DATE) {
         let now = httpdate::fmt_http_date(std::time::SystemTime::now());
         headers.insert(header::DATE, HeaderValue::from_str(&now).expect("an HTTP date is a valid header"));
     }
-    if let Some(length) = size.and_then(|size| size.exact())
+    if let Some(length) = length
         && !headers.contains_key(header::CONTENT_LENGTH)
     {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
@@ -247,8 +282,8 @@ impl Outbound {
 
     /// Ready(true) when more may be sent: fewer than [`UNCONFIRMED_LIMIT`] bytes went out since
     /// the stream last had flow-control room to spare, or it has room again; Ready(false) if the
-    /// stream is gone. Room is asked for one byte at a time, so an idle stream holds none of the
-    /// connection's window; h2 sends (and takes credit for) the data itself.
+    /// stream is gone. Room is asked for one byte at a time and given back, so an idle stream
+    /// holds none of the connection's window; h2 sends (and takes credit for) the data itself.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
         if self.unconfirmed < UNCONFIRMED_LIMIT {
             return Poll::Ready(true);
@@ -260,6 +295,9 @@ impl Outbound {
                 Some(Err(_)) | None => return Poll::Ready(false),
             }
         }
+        // The window covers what is buffered: give the byte back, so that no idle stream holds
+        // any of the connection's window (hyper#4003).
+        self.send.reserve_capacity(0);
         self.unconfirmed = 0;
         Poll::Ready(true)
     }
@@ -271,7 +309,8 @@ impl Outbound {
     }
 }
 
-/// Sends an ordinary body, frame by frame, pausing while its client does not read.
+/// Sends an ordinary body, frame by frame, pausing while its client does not read; a client
+/// that resets the stream ends it.
 async fn send_body<B>(body: B, mut outbound: Outbound)
 where
     B: Body<Data = Bytes>,
@@ -279,7 +318,12 @@ where
 {
     let mut body = std::pin::pin!(body);
     while std::future::poll_fn(|cx| outbound.poll_ready(cx)).await {
-        let sent = match std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let next = std::future::poll_fn(|cx| match body.as_mut().poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(Some(frame)),
+            Poll::Pending => outbound.send.poll_reset(cx).map(|_| None),
+        });
+        let Some(frame) = next.await else { return };
+        match frame {
             None => {
                 outbound.send(Bytes::new(), true);
                 return;
@@ -290,17 +334,18 @@ where
                 return;
             }
             Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => outbound.send(data, body.is_end_stream()),
+                Ok(data) => {
+                    if !outbound.send(data, body.is_end_stream()) || body.is_end_stream() {
+                        return;
+                    }
+                }
                 Err(frame) => {
                     if let Ok(trailers) = frame.into_trailers() {
                         let _ = outbound.send.send_trailers(trailers);
+                        return;
                     }
-                    return;
                 }
             },
-        };
-        if !sent || body.is_end_stream() {
-            return;
         }
     }
 }
@@ -309,12 +354,23 @@ where
 struct WatchPump {
     chunks: Chunks,
     outbound: Outbound,
+    /// Whether it waits for its client to read.
+    stalled: bool,
 }
 
 impl WatchPump {
-    /// Ends the watch's stream where it is.
+    fn new(chunks: Chunks, outbound: Outbound) -> WatchPump {
+        WatchPump { chunks, outbound, stalled: false }
+    }
+
+    /// Ends the watch's stream where it is; one whose client stopped reading would never take
+    /// its end, so it is reset.
     fn finish(&mut self) {
-        self.outbound.send(Bytes::new(), true);
+        if self.stalled {
+            self.outbound.send.send_reset(h2::Reason::CANCEL);
+        } else {
+            self.outbound.send(Bytes::new(), true);
+        }
     }
 }
 
@@ -324,10 +380,14 @@ impl Future for WatchPump {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let pump = self.get_mut();
         loop {
+            pump.stalled = false;
             match pump.outbound.poll_ready(cx) {
                 Poll::Ready(true) => {}
                 Poll::Ready(false) => return Poll::Ready(()),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    pump.stalled = true;
+                    return Poll::Pending;
+                }
             }
             match pump.chunks.as_mut().poll_next(cx) {
                 Poll::Ready(Some(chunk)) => {
@@ -340,10 +400,7 @@ impl Future for WatchPump {
                     return Poll::Ready(());
                 }
                 // A client that cancels an idle watch resets its stream: be woken for that too.
-                Poll::Pending => match pump.outbound.send.poll_reset(cx) {
-                    Poll::Ready(_) => return Poll::Ready(()),
-                    Poll::Pending => return Poll::Pending,
-                },
+                Poll::Pending => return pump.outbound.send.poll_reset(cx).map(|_| ()),
             }
         }
     }

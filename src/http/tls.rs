@@ -14,6 +14,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+/// How long in-flight requests may take to finish once the server stops.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How much encrypted data a connection buffers before it has to wait for the socket.
 const TLS_SEND_BUFFER: usize = 256 * 1024;
 
@@ -100,7 +103,7 @@ pub async fn serve(
     drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        _ = tokio::time::sleep(SHUTDOWN_GRACE) => {}
     }
 }
 

@@ -85,6 +85,13 @@ impl MemoryStore {
         self.lock().compact(revision)
     }
 
+    /// How many watches are open, and how many of them fell behind (their consumer did not keep
+    /// up, so writers skip them and they replay history when next polled).
+    pub fn watcher_counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.watchers.len(), inner.watchers.lagging())
+    }
+
     /// Ends every watch (after what each already has queued) and frees the data. Later calls
     /// fail with [`StoreError::Closed`]. Dropping the last clone does the same.
     pub fn shutdown(&self) {

@@ -117,6 +117,11 @@ impl Watchers {
     pub fn len(&self) -> usize {
         self.slots.len()
     }
+
+    /// How many watchers fell behind and replay history (etcd's "unsynced" watchers).
+    pub fn lagging(&self) -> usize {
+        self.slots.values().filter(|slot| matches!(slot.delivery, Delivery::Lagging { .. })).count()
+    }
 }
 
 impl Inner {
