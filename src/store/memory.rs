@@ -74,9 +74,10 @@ impl MemoryStore {
     pub fn watch(&self, request: WatchRequest) -> Result<Watcher, StoreError> {
         let mut inner = self.lock();
         let id = inner.register_watcher(&request)?;
+        let attention = inner.watchers.attention(id).expect("just registered");
         let progress_interval = request.progress_interval.or(inner.config.progress_interval);
         drop(inner);
-        Ok(Watcher::new(self.owner.inner.clone(), id, progress_interval))
+        Ok(Watcher::new(self.owner.inner.clone(), id, attention, progress_interval))
     }
 
     /// Compacts the history at `revision` (see [`StoreError::Compacted`] for what that refuses

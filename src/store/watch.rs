@@ -11,8 +11,9 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// What to watch, and from when.
@@ -119,6 +120,10 @@ pub struct Watcher {
     ready: VecDeque<WatchResponse>,
     progress: Option<ProgressTimer>,
     ended: bool,
+    /// Clear while the store has nothing for this watcher and holds `registered` to wake it.
+    attention: Arc<AtomicBool>,
+    /// The waker the store last registered for this watcher.
+    registered: Option<Waker>,
 }
 
 pub(super) fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -126,10 +131,15 @@ pub(super) fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
 }
 
 impl Watcher {
-    pub(super) fn new(inner: Arc<Mutex<Inner>>, id: WatcherId, progress_interval: Option<Duration>) -> Self {
+    pub(super) fn new(
+        inner: Arc<Mutex<Inner>>,
+        id: WatcherId,
+        attention: Arc<AtomicBool>,
+        progress_interval: Option<Duration>,
+    ) -> Self {
         let progress = progress_interval
             .map(|interval| ProgressTimer { interval: interval.max(Duration::from_millis(1)), sleep: None });
-        Watcher { inner, id, ready: VecDeque::new(), progress, ended: false }
+        Watcher { inner, id, ready: VecDeque::new(), progress, ended: false, attention, registered: None }
     }
 
     /// The next response; `None` once the stream has ended.
@@ -156,11 +166,25 @@ impl Watcher {
                 return Poll::Ready(None);
             }
             let progress_due = self.progress.as_mut().is_some_and(|timer| timer.fired(cx));
+            // Nothing was written for this watcher since the store last registered this task:
+            // it would only register it again. (One lock per write instead of two, with a
+            // thousand watchers polling one store.)
+            if !progress_due
+                && !self.attention.load(Ordering::Acquire)
+                && self.registered.as_ref().is_some_and(|registered| registered.will_wake(cx.waker()))
+            {
+                return Poll::Pending;
+            }
             let mut inner = lock(&self.inner);
             if progress_due {
                 inner.watchers.request_progress(self.id);
             }
-            if inner.poll_watcher(self.id, &mut self.ready, cx.waker()).is_pending() {
+            let polled = inner.poll_watcher(self.id, &mut self.ready, cx.waker());
+            drop(inner);
+            if !self.registered.as_ref().is_some_and(|registered| registered.will_wake(cx.waker())) {
+                self.registered = Some(cx.waker().clone());
+            }
+            if polled.is_pending() {
                 return Poll::Pending;
             }
         }

@@ -26,6 +26,8 @@ use super::mvcc::Inner;
 use super::types::{KeyRange, Revision};
 use super::watch::{WatchCancelReason, WatchRequest, WatchResponse};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Poll, Waker};
 
 /// Identifies a watcher within its store.
@@ -54,6 +56,26 @@ struct Slot {
     progress_requested: bool,
     /// The consumer's waker while it waits with nothing to take.
     waker: Option<Waker>,
+    /// Set (under the lock) whenever the consumer is woken, cleared when it has taken
+    /// everything and waits again: while it is clear, the consumer can tell without the lock
+    /// that there is nothing to take (see [`Watchers::attention`]).
+    attention: Arc<AtomicBool>,
+}
+
+impl Slot {
+    /// The waker to wake after unlocking, if the consumer waits; it will look under the lock.
+    fn wake(&mut self) -> Option<Waker> {
+        self.attention.store(true, Ordering::Release);
+        self.waker.take()
+    }
+
+    /// The consumer has taken everything and waits with `waker`.
+    fn wait(&mut self, waker: &Waker) {
+        if !self.waker.as_ref().is_some_and(|stored| stored.will_wake(waker)) {
+            self.waker = Some(waker.clone());
+        }
+        self.attention.store(false, Ordering::Release);
+    }
 }
 
 /// Every open watcher of one store.
@@ -72,7 +94,16 @@ impl Watchers {
     fn insert(&mut self, range: KeyRange, prev_kv: bool, delivery: Delivery) -> WatcherId {
         let id = self.next_id;
         self.next_id += 1;
-        let slot = Slot { range, prev_kv, delivery, queue: VecDeque::new(), progress_requested: false, waker: None };
+        let attention = Arc::new(AtomicBool::new(true));
+        let slot = Slot {
+            range,
+            prev_kv,
+            delivery,
+            queue: VecDeque::new(),
+            progress_requested: false,
+            waker: None,
+            attention,
+        };
         self.slots.insert(id, slot);
         id
     }
@@ -90,8 +121,14 @@ impl Watchers {
             } else {
                 slot.queue.push_back(WatchResponse::events(batch.revision, events));
             }
-            wakers.extend(slot.waker.take());
+            wakers.extend(slot.wake());
         }
+    }
+
+    /// The flag that is clear while watcher `id` has taken everything and waits: its consumer
+    /// may then skip the lock when polled again by the same task.
+    pub fn attention(&self, id: WatcherId) -> Option<Arc<AtomicBool>> {
+        self.slots.get(&id).map(|slot| slot.attention.clone())
     }
 
     /// Asks for a progress notification once the watcher is caught up; returns the waker to
@@ -99,7 +136,7 @@ impl Watchers {
     pub fn request_progress(&mut self, id: WatcherId) -> Option<Waker> {
         let slot = self.slots.get_mut(&id)?;
         slot.progress_requested = true;
-        slot.waker.take()
+        slot.wake()
     }
 
     pub fn remove(&mut self, id: WatcherId) {
@@ -110,7 +147,7 @@ impl Watchers {
     pub fn end_all(&mut self, reason: WatchCancelReason, wakers: &mut Vec<Waker>) {
         for slot in self.slots.values_mut() {
             slot.delivery = Delivery::Ending(reason);
-            wakers.extend(slot.waker.take());
+            wakers.extend(slot.wake());
         }
     }
 
@@ -156,6 +193,10 @@ impl Inner {
         };
         if !slot.queue.is_empty() {
             std::mem::swap(out, &mut slot.queue);
+            if matches!(slot.delivery, Delivery::Synced) && !slot.progress_requested {
+                // Nothing more until the next write: the consumer need not look again till then.
+                slot.wait(waker);
+            }
             return Poll::Ready(());
         }
         match slot.delivery {
@@ -164,9 +205,7 @@ impl Inner {
                 out.push_back(WatchResponse::progress(self.revision));
             }
             Delivery::Synced => {
-                if !slot.waker.as_ref().is_some_and(|stored| stored.will_wake(waker)) {
-                    slot.waker = Some(waker.clone());
-                }
+                slot.wait(waker);
                 return Poll::Pending;
             }
             Delivery::Lagging { next_revision } if next_revision <= self.compacted => {
@@ -274,6 +313,23 @@ mod tests {
         put(&mut inner, "other");
         assert!(inner.watchers.request_progress(id).is_none(), "not waiting yet, so no waker");
         assert_eq!(drain(&mut inner, id), vec![(2, 1, false, false), (3, 0, true, false)]);
+    }
+
+    #[test]
+    fn attention_is_clear_only_while_there_is_nothing_to_take() {
+        let mut inner = store(8);
+        let id = inner.register_watcher(&WatchRequest::new(KeyRange::all())).expect("valid");
+        let attention = inner.watchers.attention(id).expect("registered");
+        assert!(attention.load(Ordering::Acquire), "a new watcher looks under the lock first");
+        assert_eq!(drain(&mut inner, id), vec![]);
+        assert!(!attention.load(Ordering::Acquire));
+        put(&mut inner, "a");
+        assert!(attention.load(Ordering::Acquire), "a write for it asks it to look");
+        let mut out = VecDeque::new();
+        assert!(inner.poll_watcher(id, &mut out, Waker::noop()).is_ready());
+        assert!(!attention.load(Ordering::Acquire), "it took the write and nothing else is due");
+        assert!(inner.watchers.request_progress(id).is_some(), "the consumer waits, so it is woken");
+        assert!(attention.load(Ordering::Acquire), "and a progress request asks it to look");
     }
 
     #[test]
