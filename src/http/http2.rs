@@ -135,9 +135,10 @@ where
     // never takes its END_STREAM) are cut off with the connection.
     let mut deadline = std::pin::pin!(tokio::time::sleep(Duration::MAX));
     let mut cut_off = false;
-    let mut server_gone = false;
+    // A server that is gone without saying so stops too.
+    let mut stop = *shutdown.borrow_and_update();
     loop {
-        if !closing && (server_gone || *shutdown.borrow_and_update()) {
+        if stop && !closing {
             closing = true;
             connection.graceful_shutdown();
             // Watches end when the server stops, as kube-apiserver ends them; the other
@@ -153,7 +154,7 @@ where
                 if closing { pump.finish() } else { pumps.push(pump) }
             }
             Some(()) = pumps.next(), if !pumps.is_empty() => {}
-            changed = shutdown.changed(), if !closing => server_gone = changed.is_err(),
+            changed = shutdown.changed(), if !closing => stop = changed.is_err() || *shutdown.borrow(),
             () = &mut deadline, if closing && !cut_off => {
                 cut_off = true;
                 connection.abrupt_shutdown(h2::Reason::NO_ERROR);

@@ -77,20 +77,15 @@ pub async fn serve(
             if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                 // Multiplexed streams (watches): their writes are gathered, and one task sends them.
                 let io = BatchedWrites::new(tls, true);
-                let handle = move |mut request: hyper::Request<RequestBody>| {
-                    request.extensions_mut().insert(peer.clone());
-                    let mut service = service.clone();
-                    async move { tower_call(&mut service, request).await }
-                };
+                let handle = move |request: hyper::Request<RequestBody>| serve_from(service.clone(), &peer, request);
                 // Boxed: its state would otherwise make every HTTP/1.1 connection's task larger.
                 Box::pin(http2::serve_connection(io, handle, connection_shutdown)).await;
                 drop(watcher);
                 return;
             }
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(peer.clone());
-                let mut service = service.clone();
-                async move { Ok::<_, Infallible>(tower_call(&mut service, request).await) }
+            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let response = serve_from(service.clone(), &peer, request);
+                async move { Ok::<_, Infallible>(response.await) }
             });
             let builder = Builder::new(TokioExecutor::new());
             let connection =
@@ -107,12 +102,20 @@ pub async fn serve(
     }
 }
 
-async fn tower_call<S, B>(service: &mut S, request: hyper::Request<B>) -> warp::reply::Response
+/// Serves `request`, which came from `peer`, with the routes' `service`.
+fn serve_from<S, B>(
+    mut service: S,
+    peer: &PeerIdentity,
+    mut request: hyper::Request<B>,
+) -> impl Future<Output = warp::reply::Response> + use<S, B>
 where
     S: tower_service::Service<hyper::Request<B>, Response = warp::reply::Response, Error = Infallible>,
 {
-    match service.call(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
+    request.extensions_mut().insert(peer.clone());
+    async move {
+        match service.call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
     }
 }

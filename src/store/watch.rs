@@ -156,6 +156,11 @@ impl Watcher {
         }
     }
 
+    /// Whether the waker the store last registered wakes the same task as `waker`.
+    fn registered_for(&self, waker: &Waker) -> bool {
+        self.registered.as_ref().is_some_and(|registered| registered.will_wake(waker))
+    }
+
     fn poll_response(&mut self, cx: &mut Context<'_>) -> Poll<Option<WatchResponse>> {
         loop {
             if let Some(response) = self.ready.pop_front() {
@@ -169,10 +174,7 @@ impl Watcher {
             // Nothing was written for this watcher since the store last registered this task:
             // it would only register it again. (One lock per write instead of two, with a
             // thousand watchers polling one store.)
-            if !progress_due
-                && !self.attention.load(Ordering::Acquire)
-                && self.registered.as_ref().is_some_and(|registered| registered.will_wake(cx.waker()))
-            {
+            if !progress_due && !self.attention.load(Ordering::Acquire) && self.registered_for(cx.waker()) {
                 return Poll::Pending;
             }
             let mut inner = lock(&self.inner);
@@ -181,7 +183,7 @@ impl Watcher {
             }
             let polled = inner.poll_watcher(self.id, &mut self.ready, cx.waker());
             drop(inner);
-            if !self.registered.as_ref().is_some_and(|registered| registered.will_wake(cx.waker())) {
+            if !self.registered_for(cx.waker()) {
                 self.registered = Some(cx.waker().clone());
             }
             if polled.is_pending() {
