@@ -40,4 +40,7 @@ if [ ! -d "$root/.tools/python/kubernetes" ]; then
   python3 -m pip install --quiet --disable-pip-version-check --target "$root/.tools/python" kubernetes
 fi
 
-"$bin/kubectl" version --client=true 2>/dev/null | head -1
+# Print only the first line, without a pipe: under pipefail, `| head -1` fails the script
+# whenever kubectl writes its second line after head has exited (SIGPIPE).
+version="$("$bin/kubectl" version --client=true 2>/dev/null)"
+echo "${version%%$'\n'*}"
