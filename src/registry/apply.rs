@@ -6,7 +6,7 @@
 //! `metadata.managedFields`.
 
 use super::apply_merge::{clean_config, merge, remove_path};
-use super::field_set::path_string;
+use super::field_set::{path_string, records_applied_fields};
 use super::managed_fields::{Entry, FieldSet, stored_entries, write_entries};
 use super::strategy::equal_without_metadata_field;
 use crate::error::{ApiError, Reason};
@@ -63,12 +63,11 @@ pub fn apply(
     applier: &Applier<'_>,
 ) -> Result<Value, Vec<Conflict>> {
     let config = clean_config(config);
-    let applied = FieldSet::of_object(schemas, root, &config).without_map_members();
     let mut merged = without_managed_fields(live);
     merge(schemas, root, &mut merged, &config);
 
-    // The manager's own entry is only compared with what it applies now, and decoded only
-    // when that differs.
+    // Other managers' entries are decoded (and kept as stored unless their fields change);
+    // the manager's own entry is only compared with what it applies now.
     let mut entries = Vec::new();
     let mut mine = None;
     for (mut entry, fields) in stored_entries(live) {
@@ -76,20 +75,28 @@ pub fn apply(
             mine = Some((entry.time, fields));
         } else {
             entry.fields = FieldSet::from_fields_v1(fields);
+            entry.encoded = Some(fields.clone());
             entries.push(entry);
         }
     }
-    let same_fields = match &mine {
-        Some((_, fields)) => applied.is_parsed_from(fields),
-        None => applied.is_empty(),
+    // What the manager applies now; not built when it is what its entry records already.
+    let applied = match mine {
+        Some((_, fields)) if records_applied_fields(schemas, root, &config, fields) => None,
+        _ => Some(FieldSet::of_object(schemas, root, &config).without_map_members()),
     };
+    let same_fields = match (&applied, &mine) {
+        (None, _) => true,
+        (Some(applied), Some((_, fields))) => applied.is_parsed_from(fields),
+        (Some(applied), None) => applied.is_empty(),
+    };
+    let others = entries.iter().fold(FieldSet::default(), |all, e| all.union(&e.fields));
 
     // Prune what the manager applied before and dropped now, unless someone owns it. Applying
     // the same fields as last time drops nothing: every path of `last` is then one of
     // `applied`, which `managed` includes.
-    if !same_fields {
+    if let Some(applied) = applied.as_ref().filter(|_| !same_fields) {
         let last = mine.as_ref().map(|(_, fields)| FieldSet::from_fields_v1(fields)).unwrap_or_default();
-        let managed = entries.iter().fold(applied.clone(), |all, e| all.union(&e.fields));
+        let managed = applied.union(&others);
         let mut prune = last.with_named_fields_as_members().difference(&managed.with_named_fields_as_members());
         for top in ["f:metadata", "f:apiVersion", "f:kind"] {
             if let Some(node) = prune.children.get_mut(top) {
@@ -102,12 +109,13 @@ pub fn apply(
     }
 
     // `merged` has no managedFields; `live` is compared without them, and they are untracked,
-    // so the comparison finds what it finds between `merged` and `live` without them.
+    // so the comparison finds what it finds between `merged` and `live` without them. Only the
+    // fields other managers own matter: they conflict when changed and are lost when removed.
     let merged_is_live = equal_without_metadata_field(live, &merged, "managedFields");
-    let (changed, removed) = if merged_is_live {
+    let (changed, removed) = if merged_is_live || others.is_empty() {
         (FieldSet::default(), FieldSet::default())
     } else {
-        FieldSet::compare(schemas, root, live, &merged)
+        FieldSet::compare_within(schemas, root, live, &merged, &others)
     };
     let mut conflicts = Vec::new();
     for entry in &mut entries {
@@ -118,7 +126,11 @@ pub fn apply(
                 conflicting.member_paths().iter().map(|p| Conflict { manager: manager.clone(), path: path_string(p) }),
             );
         }
-        entry.fields = entry.fields.difference(&conflicting).difference(&removed);
+        let kept = entry.fields.difference(&conflicting).difference(&removed);
+        if kept != entry.fields {
+            entry.fields = kept;
+            entry.encoded = None;
+        }
     }
     if !conflicts.is_empty() && !applier.force {
         conflicts.sort_by(|a, b| a.manager.cmp(&b.manager));
@@ -126,7 +138,8 @@ pub fn apply(
     }
 
     let unchanged = merged_is_live && same_fields;
-    let time = match mine.map(|(time, _)| time) {
+    let (last_time, last_fields) = mine.unzip();
+    let time = match last_time {
         Some(time) if unchanged => time,
         _ => applier.now.to_string(),
     };
@@ -136,7 +149,8 @@ pub fn apply(
         api_version: applier.api_version.into(),
         time,
         subresource: applier.subresource.into(),
-        fields: applied,
+        encoded: last_fields.filter(|_| applied.is_none()).cloned(),
+        fields: applied.unwrap_or_default(),
     });
     if let Some(map) = merged.as_object_mut() {
         map.entry("metadata").or_insert_with(|| json!({}));

@@ -20,7 +20,22 @@ impl FieldSet {
     /// members removed (`typed.Comparison`'s Added ∪ Modified, and Removed).
     pub fn compare(schemas: &Schemas, root: Option<SchemaId>, old: &Value, new: &Value) -> (FieldSet, FieldSet) {
         let node = |value| Node { kind: NodeKind::Object, schema: root, value };
-        compare_values(schemas, node(old), node(new))
+        compare_values(schemas, node(old), node(new), None)
+    }
+
+    /// [`FieldSet::compare`] looked at only under the nodes of `within`: every member path of
+    /// `within` is in the result exactly when it is in `compare`'s, as are their ancestors,
+    /// and subtrees `within` has nothing in are not walked. Apply asks only about the fields
+    /// other managers own.
+    pub fn compare_within(
+        schemas: &Schemas,
+        root: Option<SchemaId>,
+        old: &Value,
+        new: &Value,
+        within: &FieldSet,
+    ) -> (FieldSet, FieldSet) {
+        let node = |value| Node { kind: NodeKind::Object, schema: root, value };
+        compare_values(schemas, node(old), node(new), Some(within))
     }
 }
 
@@ -74,14 +89,15 @@ fn renders_items_exactly(schemas: &Schemas, node: Node<'_>) -> bool {
 }
 
 /// `(changed, removed)` between two nodes at the same path, as [`compare_nodes`] finds them on
-/// their full field sets.
-fn compare_values(schemas: &Schemas, old: Node<'_>, new: Node<'_>) -> (FieldSet, FieldSet) {
+/// their full field sets; with `within`, only under its children (see
+/// [`FieldSet::compare_within`]).
+fn compare_values(schemas: &Schemas, old: Node<'_>, new: Node<'_>, within: Option<&FieldSet>) -> (FieldSet, FieldSet) {
     // Equal values have equal field sets, and the same values under each member: nothing
     // under them is added, changed or removed.
     if old.value == new.value {
         return (FieldSet::default(), FieldSet::default());
     }
-    if let Some(compared) = compare_objects(schemas, old, new) {
+    if let Some(compared) = compare_objects(schemas, old, new, within) {
         return compared;
     }
     let (old_level, new_level) = (Level::of(schemas, old), Level::of(schemas, new));
@@ -91,21 +107,38 @@ fn compare_values(schemas: &Schemas, old: Node<'_>, new: Node<'_>) -> (FieldSet,
     }
     let leaf = old_level.children.is_empty() && new_level.children.is_empty();
     let mut diff = Diff::new(old_level.own, new_level.own, leaf);
-    walk_sorted_union(old_level.children, new_level.children, |element, pair| match pair {
-        Paired::Old(node) => {
-            diff.removed.children.insert(element, node.field_set(schemas));
+    walk_sorted_union(old_level.children, new_level.children, |element, pair| {
+        let Some(within) = looked_into(within, &element) else { return };
+        match pair {
+            Paired::Old(node) => {
+                diff.removed.children.insert(element, node.field_set(schemas));
+            }
+            Paired::New(node) => {
+                diff.changed.children.insert(element, node.field_set(schemas));
+            }
+            Paired::Both(o, n) => diff.add(element, compare_values(schemas, o, n, within)),
         }
-        Paired::New(node) => {
-            diff.changed.children.insert(element, node.field_set(schemas));
-        }
-        Paired::Both(o, n) => diff.add(element, compare_values(schemas, o, n)),
     });
     diff.into_pair()
 }
 
+/// Whether the child at `element` is looked into, and if so what to look into under it: all of
+/// it without `within`, else what `within` has under it (nothing if `within` lacks it).
+fn looked_into<'w>(within: Option<&'w FieldSet>, element: &str) -> Option<Option<&'w FieldSet>> {
+    match within {
+        None => Some(None),
+        Some(within) => within.children.get(element).map(Some),
+    }
+}
+
 /// [`compare_values`] of two walked objects whose fields are their children, field by field:
 /// only the fields whose values differ are looked into. `None` for other nodes.
-fn compare_objects(schemas: &Schemas, old: Node<'_>, new: Node<'_>) -> Option<(FieldSet, FieldSet)> {
+fn compare_objects(
+    schemas: &Schemas,
+    old: Node<'_>,
+    new: Node<'_>,
+    within: Option<&FieldSet>,
+) -> Option<(FieldSet, FieldSet)> {
     let (Value::Object(old_fields), Value::Object(new_fields)) = (old.value, new.value) else { return None };
     if !matches!(old.kind, NodeKind::Field | NodeKind::ListMapItem) {
         return None;
@@ -119,18 +152,27 @@ fn compare_objects(schemas: &Schemas, old: Node<'_>, new: Node<'_>) -> Option<(F
         value,
     };
     for (key, old_value) in old_fields {
-        match new_fields.get(key) {
-            Some(new_value) if new_value == old_value => {}
+        let new_value = new_fields.get(key);
+        if new_value == Some(old_value) {
+            continue;
+        }
+        let element = field_element(key);
+        let Some(within) = looked_into(within, &element) else { continue };
+        match new_value {
             Some(new_value) => {
-                diff.add(field_element(key), compare_values(schemas, field(key, old_value), field(key, new_value)));
+                let compared = compare_values(schemas, field(key, old_value), field(key, new_value), within);
+                diff.add(element, compared);
             }
             None => {
-                diff.removed.children.insert(field_element(key), field(key, old_value).field_set(schemas));
+                diff.removed.children.insert(element, field(key, old_value).field_set(schemas));
             }
         }
     }
     for (key, new_value) in new_fields.iter().filter(|(key, _)| !old_fields.contains_key(*key)) {
-        diff.changed.children.insert(field_element(key), field(key, new_value).field_set(schemas));
+        let element = field_element(key);
+        if looked_into(within, &element).is_some() {
+            diff.changed.children.insert(element, field(key, new_value).field_set(schemas));
+        }
     }
     Some(diff.into_pair())
 }
@@ -364,6 +406,39 @@ mod tests {
                     Some(to),
                 );
                 assert_eq!(FieldSet::compare(schemas, root, from, to), full, "{from} → {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_comparison_within_a_set_finds_what_the_full_one_finds_there() {
+        let schemas = schema();
+        let root = schemas.id("io.k8s.api.apps.v1.Deployment");
+        let old = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 1, "paused": true,
+            "template": {"spec": {"containers": [{"name": "c", "image": "x"}, {"name": "d", "image": "y"}]}}}});
+        let new = json!({"metadata": {"labels": {"a": "2", "c": "3"}}, "spec": {"replicas": 2, "minReadySeconds": 3,
+            "template": {"spec": {"containers": [{"name": "c", "image": "z"}, {"name": "e", "image": "y"}]}}}});
+        let withins = [
+            json!({"f:spec": {"f:replicas": {}}}),
+            json!({"f:metadata": {"f:labels": {"f:a": {}, "f:b": {}, "f:c": {}}}}),
+            json!({"f:spec": {"f:paused": {}, "f:minReadySeconds": {}, "f:template": {"f:spec": {"f:containers": {
+                "k:{\"name\":\"d\"}": {".": {}, "f:image": {}}, "k:{\"name\":\"e\"}": {"f:name": {}}}}}}}),
+            json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {"f:image": {}}}}}}}),
+            json!({"f:status": {"f:replicas": {}}}),
+        ];
+        for within in withins.iter().map(FieldSet::from_fields_v1) {
+            for (from, to) in [(&old, &new), (&new, &old)] {
+                let (full_from, full_to) =
+                    (FieldSet::of_object(schemas, root, from), FieldSet::of_object(schemas, root, to));
+                let (changed, removed) = compare_nodes(schemas, root, full_from, full_to, Some(from), Some(to));
+                let (changed_within, removed_within) = FieldSet::compare_within(schemas, root, from, to, &within);
+                assert_eq!(changed_within.intersection(&within), changed.intersection(&within), "{within:?}");
+                assert_eq!(removed_within.intersection(&within), removed.intersection(&within), "{within:?}");
+                assert!(
+                    !changed.intersection(&within).is_empty()
+                        || !removed.intersection(&within).is_empty()
+                        || within.has(&["f:status", "f:replicas"])
+                );
             }
         }
     }

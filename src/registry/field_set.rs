@@ -3,7 +3,8 @@
 //! recursively), `EnsureNamedFieldsAreMembers`, the value at one path element, and the
 //! `.spec.containers[name="x"]` rendering of paths that conflict messages use.
 
-use super::managed_fields::FieldSet;
+use super::managed_fields::{FieldSet, NodeKind};
+use crate::openapi::{SchemaId, Schemas};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -159,6 +160,50 @@ impl FieldSet {
     }
 }
 
+/// Whether `fields` (FieldsV1) is what the apply of `object` records, the encoding of
+/// `FieldSet::of_object(schemas, root, object).without_map_members()`, found without building
+/// that set: a re-apply of the same fields, which every reconcile sends, keeps its stored
+/// FieldsV1. `false` also when a list has two items with one element (the set merges them);
+/// the caller then builds the set.
+pub fn records_applied_fields(schemas: &Schemas, root: Option<SchemaId>, object: &Value, fields: &Value) -> bool {
+    encodes_node(schemas, NodeKind::Object, root, object, false, fields)
+}
+
+/// [`records_applied_fields`] for one node of kind `kind`; `named` when its element is an `f:`
+/// field, which an apply set has as a member only if it has no children.
+fn encodes_node(
+    schemas: &Schemas,
+    kind: NodeKind,
+    schema: Option<SchemaId>,
+    value: &Value,
+    named: bool,
+    fields: &Value,
+) -> bool {
+    let Some(encoded) = fields.as_object() else { return false };
+    let (mut children, mut all_encoded) = (0, true);
+    let mut items = Vec::new();
+    let visited_own = kind.visit_children(schemas, schema, value, |element, child_kind, child_schema, child| {
+        children += 1;
+        all_encoded = all_encoded
+            && encoded.get(&element).is_some_and(|child_fields| {
+                let named = element.starts_with("f:");
+                encodes_node(schemas, child_kind, child_schema, child, named, child_fields)
+            });
+        if matches!(child_kind, NodeKind::ListMapItem | NodeKind::SetMember) {
+            items.push(element);
+        }
+    });
+    let childless = children == 0;
+    let own = kind.is_member(visited_own, childless) && (childless || !named);
+    if encoded.is_empty() {
+        return own && childless;
+    }
+    items.sort_unstable();
+    let distinct = items.windows(2).all(|pair| pair[0] != pair[1]);
+    let dot = encoded.contains_key(".");
+    all_encoded && distinct && own == dot && children == encoded.len() - usize::from(dot)
+}
+
 /// The value at one FieldsV1 path element under `value`.
 pub fn child_value<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     if let Some(field) = key.strip_prefix("f:") {
@@ -243,6 +288,38 @@ mod tests {
             labels.without_map_members().to_fields_v1(),
             json!({"f:metadata": {"f:labels": {"f:a": {}}}, "f:l": {"k:{\"n\":1}": {}}})
         );
+    }
+
+    #[test]
+    fn the_recorded_apply_fields_are_recognized_without_building_the_set() {
+        let schemas = crate::openapi::schema();
+        let root = schemas.id("io.k8s.api.apps.v1.Deployment");
+        let deployment = |containers: Value, labels: Value| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": labels},
+                "spec": {"replicas": 1, "template": {"spec": {"containers": containers}}}})
+        };
+        let configs = [
+            deployment(json!([{"name": "a", "image": "x", "ports": [{"containerPort": 80}]}]), json!({"app": "d"})),
+            deployment(json!([{"name": "a", "image": "y", "ports": [{"containerPort": 80}]}]), json!({"app": "d"})),
+            deployment(json!([{"name": "a", "image": "x", "ports": [{"containerPort": 81}]}]), json!({"app": "d"})),
+            deployment(json!([{"name": "a", "image": "x"}]), json!({"app": "d"})),
+            deployment(json!([{"name": "a", "image": "x"}]), json!({})),
+            deployment(json!([{"name": "a", "image": "x"}, {"name": "a", "image": "x"}]), json!({})),
+            deployment(json!([{"name": "a", "image": "x"}, {"name": "b", "image": "x"}]), json!({})),
+            json!({"metadata": {"name": "d", "finalizers": ["f", "f"]}}),
+            json!({"metadata": {"name": "d", "finalizers": ["f", "g"]}}),
+            json!({"metadata": {"name": "d", "finalizers": ["f"]}}),
+        ];
+        for config in &configs {
+            for recorded in &configs {
+                let fields = FieldSet::of_object(schemas, root, recorded).without_map_members().to_fields_v1();
+                let applied = FieldSet::of_object(schemas, root, config).without_map_members();
+                let recognized = records_applied_fields(schemas, root, config, &fields);
+                let duplicated = config.to_string().matches("\"name\":\"a\"").count() > 1
+                    || config.to_string().contains("[\"f\",\"f\"]");
+                assert_eq!(recognized, applied.is_parsed_from(&fields) && !duplicated, "{config} / {fields}");
+            }
+        }
     }
 
     #[test]

@@ -328,6 +328,9 @@ pub struct Entry {
     pub time: String,
     pub subresource: String,
     pub fields: FieldSet,
+    /// The FieldsV1 to write instead of encoding `fields`: the one stored, while the write
+    /// leaves the entry's fields as they were.
+    pub encoded: Option<Value>,
 }
 
 impl Entry {
@@ -346,6 +349,7 @@ impl Entry {
             time: text("time"),
             subresource: text("subresource"),
             fields: FieldSet::default(),
+            encoded: None,
         };
         Some((entry, value.get("fieldsV1").unwrap_or(&Value::Null)))
     }
@@ -358,7 +362,7 @@ impl Entry {
         entry.insert("apiVersion".into(), Value::String(self.api_version));
         entry.insert("time".into(), Value::String(self.time));
         entry.insert("fieldsType".into(), json!("FieldsV1"));
-        entry.insert("fieldsV1".into(), self.fields.into_fields_v1());
+        entry.insert("fieldsV1".into(), self.encoded.unwrap_or_else(|| self.fields.into_fields_v1()));
         if !self.subresource.is_empty() {
             entry.insert("subresource".into(), Value::String(self.subresource));
         }
@@ -407,7 +411,7 @@ pub fn stored_entries(object: &Value) -> impl Iterator<Item = (Entry, &Value)> {
 /// Writes `entries` (without empty ones) into `object`, ordered as kube-apiserver orders them:
 /// by operation, time, manager, apiVersion and subresource.
 pub fn write_entries(object: &mut Value, mut entries: Vec<Entry>) {
-    entries.retain(|e| !e.fields.is_empty());
+    entries.retain(|e| e.encoded.is_some() || !e.fields.is_empty());
     entries.sort_by(|a, b| {
         (&a.operation, &a.time, &a.manager, &a.api_version, &a.subresource).cmp(&(
             &b.operation,
@@ -470,6 +474,7 @@ pub fn record_update(
         time: time.into(),
         subresource: subresource.into(),
         fields,
+        encoded: None,
     });
     write_entries(object, entries);
 }

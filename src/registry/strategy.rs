@@ -26,19 +26,26 @@ pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
 }
 
 /// Whether `object` equals `reference` with its metadata field `field` removed, found without
-/// building that copy. A `reference` without a metadata object is compared as it is.
+/// building that copy. A `reference` without a metadata object is compared as it is. Fields are
+/// compared in the order they most often differ in: everything but metadata first, and
+/// `managedFields`, often half of an object and rarely the only difference, last.
 pub fn equal_without_metadata_field(reference: &Value, object: &Value, field: &str) -> bool {
     let (Value::Object(reference), Value::Object(object)) = (reference, object) else { return reference == object };
+    let same = |theirs: &Map<String, Value>, (name, value): (&String, &Value)| theirs.get(name) == Some(value);
     let same_metadata = |metadata: &Map<String, Value>, theirs: &Value| {
         let Value::Object(theirs) = theirs else { return false };
         let kept = || metadata.iter().filter(|(name, _)| *name != field);
-        kept().count() == theirs.len() && kept().all(|(name, value)| theirs.get(name) == Some(value))
+        kept().count() == theirs.len()
+            && kept().filter(|(name, _)| *name != "managedFields").all(|pair| same(theirs, pair))
+            && kept().filter(|(name, _)| *name == "managedFields").all(|pair| same(theirs, pair))
     };
     reference.len() == object.len()
-        && reference.iter().all(|(key, value)| match (value, object.get(key)) {
-            (Value::Object(metadata), Some(theirs)) if key == "metadata" => same_metadata(metadata, theirs),
-            (value, theirs) => theirs == Some(value),
-        })
+        && reference.iter().filter(|(key, _)| *key != "metadata").all(|pair| same(object, pair))
+        && match (reference.get("metadata"), object.get("metadata")) {
+            (Some(Value::Object(metadata)), Some(theirs)) => same_metadata(metadata, theirs),
+            (Some(metadata), theirs) => theirs == Some(metadata),
+            (None, _) => true,
+        }
 }
 
 pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
