@@ -1,7 +1,8 @@
 //! HTTP/2 as client-go speaks it to the server: many watches multiplexed on one connection,
 //! a watch whose client stops reading, bodies larger than the flow-control windows, a
 //! cancelled watch, and shutdown with watches open. Driven with hyper's HTTP/2 client over
-//! TLS with the admin certificate, as the informers of one process share a connection.
+//! TLS with the admin certificate, as the informers of one process share a connection; and
+//! shutdown with a watch open over HTTP/1.1, as the Python client and kube-rs watch.
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -25,10 +26,8 @@ async fn start_server() -> Server {
     Server::start(ServerConfig { secure_port: 0, ..ServerConfig::default() }).await.expect("the server starts")
 }
 
-/// An HTTP/2 connection to `server` with the admin certificate, and the task that drives it
-/// (it ends when the connection closes); `stream_window` is what each stream may receive
-/// before the client reads it.
-async fn connect(server: &Server, stream_window: u32) -> (SendRequest<Full<Bytes>>, JoinHandle<()>) {
+/// A TLS connection to `server` with the admin certificate, offering `protocol` by ALPN.
+async fn tls_connection(server: &Server, protocol: &[u8]) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let pki = server.pki();
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(pki.ca_cert_pem.as_bytes()) {
@@ -43,7 +42,7 @@ async fn connect(server: &Server, stream_window: u32) -> (SendRequest<Full<Bytes
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key)
         .expect("client certificate");
-    tls.alpn_protocols = vec![b"h2".to_vec()];
+    tls.alpn_protocols = vec![protocol.to_vec()];
     let address = server.address();
     let tcp = tokio::net::TcpStream::connect(address).await.expect("connecting");
     tcp.set_nodelay(true).expect("TCP_NODELAY");
@@ -51,7 +50,15 @@ async fn connect(server: &Server, stream_window: u32) -> (SendRequest<Full<Bytes
         .connect(ServerName::IpAddress(address.ip().into()), tcp)
         .await
         .expect("TLS handshake");
-    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "the server speaks HTTP/2");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(protocol), "the server speaks it");
+    stream
+}
+
+/// An HTTP/2 connection to `server` with the admin certificate, and the task that drives it
+/// (it ends when the connection closes); `stream_window` is what each stream may receive
+/// before the client reads it.
+async fn connect(server: &Server, stream_window: u32) -> (SendRequest<Full<Bytes>>, JoinHandle<()>) {
+    let stream = tls_connection(server, b"h2").await;
     let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
         .initial_stream_window_size(stream_window)
         .handshake(TokioIo::new(stream))
@@ -258,6 +265,31 @@ async fn shutting_down_ends_the_open_watches_and_closes_the_connection() {
     let shutdown = tokio::spawn(server.shutdown());
     // Well within the 5 s the server would wait for streams that do not end.
     assert!(open.ends_within(Duration::from_secs(2)).await, "the watch ends cleanly");
+    assert!(closes_within(driver, Duration::from_secs(2)).await, "the connection closes");
+    tokio::time::timeout(Duration::from_secs(2), shutdown).await.expect("shutdown finishes").unwrap();
+}
+
+#[tokio::test]
+async fn shutting_down_ends_a_watch_over_http_1_1_at_once() {
+    let server = start_server().await;
+    let stream = tls_connection(&server, b"http/1.1").await;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let request = hyper::Request::get(format!("{CONFIGMAPS}?watch=true&resourceVersion=0"))
+        .header(header::HOST, "127.0.0.1")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.expect("a response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let first = body.frame().await.expect("an event").expect("a frame").into_data().expect("data");
+    assert!(String::from_utf8_lossy(&first).contains(ROOT_CA_CONFIGMAP), "the watch is open");
+    let shutdown = tokio::spawn(server.shutdown());
+    // Without ending the watch itself the server would wait out its 5 s grace for the body.
+    let rest = tokio::time::timeout(Duration::from_secs(2), body.collect()).await.expect("the watch ends");
+    assert!(rest.is_ok(), "the chunked body ends cleanly");
     assert!(closes_within(driver, Duration::from_secs(2)).await, "the connection closes");
     tokio::time::timeout(Duration::from_secs(2), shutdown).await.expect("shutdown finishes").unwrap();
 }

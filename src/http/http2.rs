@@ -51,6 +51,24 @@ impl DetachableStream {
     }
 }
 
+/// `response` made to end when `shutdown` turns true, if it is a watch, as an HTTP/1.1
+/// connection needs (an HTTP/2 connection ends the watches it sends itself): the chunked body
+/// then ends cleanly between two events, and a graceful shutdown need not wait for it.
+pub fn ending_at_shutdown(
+    response: warp::reply::Response,
+    mut shutdown: watch::Receiver<bool>,
+) -> warp::reply::Response {
+    let (mut parts, body) = response.into_parts();
+    let Some(chunks) = parts.extensions.remove::<DetachableStream>().and_then(|slot| slot.claim()) else {
+        return Response::from_parts(parts, body);
+    };
+    let stopped = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    let (_, body) = DetachableStream::response(chunks.take_until(stopped)).into_parts();
+    Response::from_parts(parts, body)
+}
+
 /// The ordinary body of a detachable response: claims the chunks on its first poll.
 struct ClaimedChunks {
     slot: Option<DetachableStream>,

@@ -29,7 +29,7 @@ pub struct PeerIdentity(pub Option<CertificateSubject>);
 pub type Routes = warp::filters::BoxedFilter<(warp::reply::Response,)>;
 
 /// Serves `routes` on `listener` until `shutdown` turns true, then lets in-flight requests end
-/// (watches are ended by their own shutdown signal).
+/// (watches end at once) for up to [`SHUTDOWN_GRACE`].
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
@@ -85,7 +85,8 @@ pub async fn serve(
             }
             let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let response = serve_from(service.clone(), &peer, request);
-                async move { Ok::<_, Infallible>(response.await) }
+                let shutdown = connection_shutdown.clone();
+                async move { Ok::<_, Infallible>(http2::ending_at_shutdown(response.await, shutdown)) }
             });
             let builder = Builder::new(TokioExecutor::new());
             let connection =
