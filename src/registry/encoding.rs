@@ -3,56 +3,97 @@
 //! bytes instead of serializing again.
 
 use bytes::Bytes;
-use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::{Map, Value};
 
 /// Serializes `object` for the store: `kind`, `apiVersion` and `metadata` first (as
 /// kube-apiserver orders them), and no `metadata.resourceVersion`. Written straight from
 /// `object`, without building a reordered copy first.
 pub fn encode_for_storage(object: &Value) -> Bytes {
-    let bytes = match object {
-        Value::Object(map) => serde_json::to_vec(&StorageOrder(map)),
-        _ => serde_json::to_vec(&Map::new()),
-    };
-    Bytes::from(bytes.expect("JSON values always serialize"))
+    let Value::Object(map) = object else { return Bytes::from_static(b"{}") };
+    let mut out = Vec::with_capacity(1024);
+    let leading = LEADING_FIELDS.iter().filter_map(|key| map.get_key_value(*key));
+    let rest = map.iter().filter(|(key, _)| !LEADING_FIELDS.contains(&key.as_str()));
+    write_object(&mut out, leading.chain(rest), |out, key, value| {
+        write_string(out, key);
+        out.push(b':');
+        match value {
+            Value::Object(metadata) if key == "metadata" => {
+                write_object(out, without_resource_version(metadata), write_field)
+            }
+            value => write_json(out, value),
+        }
+    });
+    Bytes::from(out)
 }
 
 /// The fields written first, in this order.
 const LEADING_FIELDS: [&str; 3] = ["kind", "apiVersion", "metadata"];
 
-/// An object in its storage order.
-struct StorageOrder<'a>(&'a Map<String, Value>);
+/// Metadata's fields without `resourceVersion`, in the order removing it from the map leaves
+/// them: the last field takes its place.
+fn without_resource_version(metadata: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+    let mut fields: Vec<(&String, &Value)> = metadata.iter().collect();
+    if let Some(at) = fields.iter().position(|(key, _)| *key == "resourceVersion") {
+        fields.swap_remove(at);
+    }
+    fields.into_iter()
+}
 
-impl Serialize for StorageOrder<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_map(None)?;
-        for key in LEADING_FIELDS {
-            match self.0.get(key) {
-                Some(Value::Object(metadata)) if key == "metadata" => {
-                    out.serialize_entry(key, &WithoutResourceVersion(metadata))?
+/// Writes `value` as compact JSON, byte for byte what `serde_json::to_writer` writes, but
+/// copying strings that need no escaping in one piece (serde_json looks each byte up in its
+/// escape table and writes the string in fragments).
+fn write_json(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::String(text) => write_string(out, text),
+        Value::Object(map) => write_object(out, map.iter(), write_field),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
                 }
-                Some(value) => out.serialize_entry(key, value)?,
-                None => {}
+                write_json(out, item);
             }
+            out.push(b']');
         }
-        for (key, value) in self.0.iter().filter(|(key, _)| !LEADING_FIELDS.contains(&key.as_str())) {
-            out.serialize_entry(key, value)?;
-        }
-        out.end()
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(number) => serde_json::to_writer(out, number).expect("numbers always serialize"),
     }
 }
 
-/// Metadata without `resourceVersion`, its fields in the order removing it from the map leaves
-/// them: the last field takes its place.
-struct WithoutResourceVersion<'a>(&'a Map<String, Value>);
-
-impl Serialize for WithoutResourceVersion<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut fields: Vec<(&String, &Value)> = self.0.iter().collect();
-        if let Some(at) = fields.iter().position(|(key, _)| *key == "resourceVersion") {
-            fields.swap_remove(at);
+/// `{`, each field written by `write`, `}`.
+fn write_object<'a>(
+    out: &mut Vec<u8>,
+    fields: impl Iterator<Item = (&'a String, &'a Value)>,
+    mut write: impl FnMut(&mut Vec<u8>, &str, &Value),
+) {
+    out.push(b'{');
+    for (index, (key, value)) in fields.enumerate() {
+        if index > 0 {
+            out.push(b',');
         }
-        serializer.collect_map(fields)
+        write(out, key, value);
+    }
+    out.push(b'}');
+}
+
+/// `"key":value`.
+fn write_field(out: &mut Vec<u8>, key: &str, value: &Value) {
+    write_string(out, key);
+    out.push(b':');
+    write_json(out, value);
+}
+
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\') {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, text).expect("strings always serialize");
     }
 }
 
@@ -185,6 +226,28 @@ mod tests {
         let stored = encode_for_storage(&object);
         assert_eq!(&stored[..], br#"{"kind":"X","metadata":{"uid":"u","name":"c"},"spec":{"a":1}}"#);
         assert_eq!(&encode_for_storage(&json!([1]))[..], b"{}");
+    }
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        let values = [
+            json!({"a": [1, -2, 3.5, 1e300, -0.0, 18446744073709551615u64, null, true, false], "": {}, "b": []}),
+            json!([
+                "plain",
+                "quote \" and \\ backslash",
+                "control \u{1} \n \t \u{1f}",
+                "ünïcödé ✓ \u{2028}",
+                "</script>"
+            ]),
+            json!({"k\"ey\n": "v", "emoji 😀": {"nested": [[], [{}]]}}),
+            json!("top level"),
+            json!(12),
+        ];
+        for value in values {
+            let mut out = Vec::new();
+            write_json(&mut out, &value);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&value).unwrap());
+        }
     }
 
     #[test]
