@@ -1,10 +1,12 @@
 //! Server-side apply end to end, through kube-rs (`Patch::Apply`) and kubectl
 //! (`apply --server-side`): create by apply, no-op re-applies, pruning of dropped fields,
 //! shared ownership, conflicts with kube-apiserver's wording and causes, `force`, the merge of
-//! containers by name, and status-only applies.
+//! containers by name, status-only applies, and managedFields sent back, edited or cleared by
+//! a client.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::core::Status;
 use kubetwin_harness::TestServer;
@@ -74,6 +76,63 @@ async fn apply_creates_a_missing_object_and_reapplying_changes_nothing() {
     let kube::Error::Api(status) = error else { panic!("expected an API error, got {error:?}") };
     assert_eq!(status.code, 409);
     assert!(status.message.contains(r#"conflict with "scaler""#), "{}", status.message);
+}
+
+/// (manager, operation, FieldsV1) of each managedFields entry of a ConfigMap.
+fn entries(object: &ConfigMap) -> Vec<(String, String, Value)> {
+    let entries = object.metadata.managed_fields.iter().flatten();
+    let fields = |e: &ManagedFieldsEntry| e.fields_v1.as_ref().map(|f| f.0.clone()).unwrap_or_default();
+    entries
+        .map(|e| (e.manager.clone().unwrap_or_default(), e.operation.clone().unwrap_or_default(), fields(e)))
+        .collect()
+}
+
+#[tokio::test]
+async fn managed_fields_sent_back_are_kept_edited_ones_are_taken_and_an_empty_entry_clears_them() {
+    let twin = TestServer::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::default_namespaced(twin.client());
+    let config =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
+    api.patch("c", &PatchParams::apply("alpha"), &Patch::Apply(config)).await.unwrap();
+
+    // A replace that sends back the managedFields it read: the editor takes the field it
+    // changes, the applier keeps the rest.
+    let mut read = api.get("c").await.unwrap();
+    read.data.as_mut().unwrap().insert("a".into(), "changed".into());
+    let editor = PostParams { field_manager: Some("editor".into()), ..PostParams::default() };
+    let replaced = api.replace("c", &editor, &read).await.unwrap();
+    assert_eq!(
+        entries(&replaced),
+        [
+            ("alpha".into(), "Apply".into(), json!({"f:data": {"f:b": {}}})),
+            ("editor".into(), "Update".into(), json!({"f:data": {"f:a": {}}})),
+        ]
+    );
+
+    // managedFields the client edits are taken as it sends them, and encoded as the server
+    // encodes them (elements sorted).
+    let mut renamed = replaced.clone();
+    let sent = &mut renamed.metadata.managed_fields.as_mut().unwrap()[0];
+    sent.manager = Some("renamed".into());
+    sent.fields_v1 = Some(FieldsV1(json!({"f:metadata": {"f:labels": {"f:x": {}}}, "f:data": {"f:b": {}}})));
+    renamed.data.as_mut().unwrap().insert("c".into(), "3".into());
+    let replaced = api.replace("c", &editor, &renamed).await.unwrap();
+    assert_eq!(
+        entries(&replaced),
+        [
+            ("renamed".into(), "Apply".into(), json!({"f:data": {"f:b": {}}, "f:metadata": {"f:labels": {"f:x": {}}}})),
+            ("editor".into(), "Update".into(), json!({"f:data": {"f:a": {}, "f:c": {}}})),
+        ]
+    );
+    let renamed_fields = serde_json::to_string(&entries(&replaced)[0].2).unwrap();
+    assert_eq!(renamed_fields, r#"{"f:data":{"f:b":{}},"f:metadata":{"f:labels":{"f:x":{}}}}"#);
+
+    // `[{}]` clears them; a write that changes nothing else then records no entry.
+    let cleared = api
+        .patch("c", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"managedFields": [{}]}})))
+        .await
+        .unwrap();
+    assert_eq!(entries(&cleared), []);
 }
 
 #[tokio::test]

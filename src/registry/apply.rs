@@ -8,10 +8,10 @@
 use super::apply_merge::{clean_config, merge, remove_path};
 use super::field_set::{path_string, records_applied_fields};
 use super::managed_fields::{Entry, FieldSet, stored_entries, write_entries};
-use super::strategy::equal_without_metadata_field;
+use super::strategy::{copy_with_nulls, equal_without_metadata_field};
 use crate::error::{ApiError, Reason};
 use crate::openapi::{SchemaId, Schemas};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Who applies, and how.
 #[derive(Debug, Clone)]
@@ -162,24 +162,11 @@ pub fn apply(
 /// `live` without `metadata.managedFields`, as cloning it and removing them leaves it (the
 /// last metadata field takes their place), without cloning them only to drop them.
 fn without_managed_fields(live: &Value) -> Value {
-    let Value::Object(map) = live else { return live.clone() };
-    let copy = |(key, value): (&String, &Value)| {
-        let value = match value {
-            Value::Object(metadata) if key == "metadata" => {
-                let mut metadata: Map<String, Value> = metadata
-                    .iter()
-                    .map(|(field, value)| {
-                        (field.clone(), if field == "managedFields" { Value::Null } else { value.clone() })
-                    })
-                    .collect();
-                metadata.remove("managedFields");
-                Value::Object(metadata)
-            }
-            _ => value.clone(),
-        };
-        (key.clone(), value)
-    };
-    Value::Object(map.iter().map(copy).collect())
+    let mut copy = copy_with_nulls(live, &[], &["managedFields"]);
+    if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("managedFields");
+    }
+    copy
 }
 
 #[cfg(test)]

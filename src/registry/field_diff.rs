@@ -93,8 +93,10 @@ fn renders_items_exactly(schemas: &Schemas, node: Node<'_>) -> bool {
 /// [`FieldSet::compare_within`]).
 fn compare_values(schemas: &Schemas, old: Node<'_>, new: Node<'_>, within: Option<&FieldSet>) -> (FieldSet, FieldSet) {
     // Equal values have equal field sets, and the same values under each member: nothing
-    // under them is added, changed or removed.
-    if old.value == new.value {
+    // under them is added, changed or removed. Whole objects (compared only when they differ)
+    // and metadata (with managedFields, untracked and often half the object) are looked at
+    // field by field instead.
+    if matches!(old.kind, NodeKind::Field | NodeKind::ListMapItem | NodeKind::SetMember) && old.value == new.value {
         return (FieldSet::default(), FieldSet::default());
     }
     if let Some(compared) = compare_objects(schemas, old, new, within) {

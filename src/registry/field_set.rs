@@ -43,6 +43,16 @@ impl FieldSet {
                 .all(|(key, child)| self.children.get(key).is_some_and(|mine| mine.is_parsed_from(child)))
     }
 
+    /// Whether some member of this set is a member of `fields` (FieldsV1), as a non-empty
+    /// intersection with [`FieldSet::from_fields_v1`] would say, found without parsing `fields`.
+    pub fn meets_fields_v1(&self, fields: &Value) -> bool {
+        let Some(map) = fields.as_object() else { return false };
+        (self.own && (map.is_empty() || map.contains_key(".")))
+            || self.children.iter().any(|(key, child)| {
+                key != "." && map.get(key).is_some_and(|child_fields| child.meets_fields_v1(child_fields))
+            })
+    }
+
     /// A member leaf.
     pub fn leaf() -> FieldSet {
         FieldSet { own: true, children: BTreeMap::new() }
@@ -276,6 +286,28 @@ mod tests {
         assert!(a.difference(&a).is_empty());
         assert!(!a.difference(&b).has(&["f:data", "f:k"]));
         assert!(a.difference(&b).has(&["f:data"]), "the map itself stays a member");
+    }
+
+    #[test]
+    fn meeting_fields_v1_is_a_non_empty_intersection_with_the_parsed_set() {
+        let sets = [
+            json!({"f:spec": {"f:replicas": {}}}),
+            json!({"f:spec": {".": {}, "f:replicas": {}}}),
+            json!({"f:spec": {}}),
+            json!({"f:data": {".": {}, "f:k": {}}}),
+            json!({"f:data": {"f:k": {}}, "f:spec": {"f:paused": {}}}),
+            json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"a\"}": {".": {}}}}}}}),
+            json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"a\"}": {"f:image": {}}}}}}}),
+            json!({}),
+        ];
+        for a in &sets {
+            for b in &sets {
+                let meets = set(a.clone()).meets_fields_v1(b);
+                assert_eq!(meets, !set(a.clone()).intersection(&set(b.clone())).is_empty(), "{a} / {b}");
+            }
+        }
+        assert!(set(json!({"f:data": {"f:k": {}}})).meets_fields_v1(&json!({"f:data": {"f:k": {}}})));
+        assert!(!set(json!({"f:data": {"f:k": {}}})).meets_fields_v1(&json!({"f:data": {".": {}}})));
     }
 
     #[test]

@@ -429,19 +429,35 @@ pub fn write_entries(object: &mut Value, mut entries: Vec<Entry>) {
     }
 }
 
-/// The entries an update starts from: those the new object carries; none when it carries
-/// `[{}]` (the documented way to reset them); the live object's when it carries none.
-fn update_base_entries(old: Option<&Value>, object: &Value) -> Vec<Entry> {
-    match object.pointer("/metadata/managedFields").and_then(Value::as_array) {
-        Some(sent) if !sent.is_empty() => entries_of(object),
-        _ => old.map(entries_of).unwrap_or_default(),
+/// The entries an update starts from, each with its FieldsV1 as stored: those the new object
+/// carries (taken out of it); none when it carries `[{}]` (the documented way to reset them);
+/// the live object's when it carries none. Also whether they are the live object's (or the
+/// object carries them unchanged, as a client sends back what it read): only those are known
+/// to be encoded as the server encodes them, and may be written back as they are.
+fn update_base_entries(old: Option<&Value>, object: &mut Value) -> (Vec<(Entry, Value)>, bool) {
+    let live = old.and_then(|old| old.pointer("/metadata/managedFields"));
+    let sent = object.pointer_mut("/metadata/managedFields").map(std::mem::take);
+    match sent {
+        Some(Value::Array(sent)) if !sent.is_empty() => {
+            let unchanged = live.and_then(Value::as_array) == Some(&sent);
+            let taken = sent.into_iter().filter_map(|mut value| {
+                let fields = value.get_mut("fieldsV1").map(std::mem::take).unwrap_or_default();
+                Entry::decode_without_fields(&value).map(|(entry, _)| (entry, fields))
+            });
+            (taken.collect(), unchanged)
+        }
+        _ => {
+            let copied = old.into_iter().flat_map(stored_entries).map(|(entry, fields)| (entry, fields.clone()));
+            (copied.collect(), true)
+        }
     }
 }
 
 /// Records an Update by `manager` in `object`'s managedFields, as structured-merge-diff's
 /// `Updater.Update` does: the manager gains the fields the update added or changed and loses
 /// those it removed, and every other manager loses the fields changed or removed under it.
-/// `old` is the live object (none on create).
+/// `old` is the live object (none on create). Entries the update does not touch are written
+/// back as stored, without decoding them.
 #[allow(clippy::too_many_arguments)]
 pub fn record_update(
     schemas: &Schemas,
@@ -453,19 +469,23 @@ pub fn record_update(
     time: &str,
     subresource: &str,
 ) {
-    let mut entries = update_base_entries(old, object);
+    let (base, as_stored) = update_base_entries(old, object);
     let empty = json!({});
     let (changed, removed) = FieldSet::compare(schemas, root, old.unwrap_or(&empty), object);
     let touched = changed.union(&removed);
     let mut previous = FieldSet::default();
-    entries.retain_mut(|e| {
-        if e.is(manager, "Update", api_version, subresource) {
-            previous = e.fields.clone();
-            return false;
+    let mut entries = Vec::new();
+    for (mut entry, stored) in base {
+        if entry.is(manager, "Update", api_version, subresource) {
+            previous = FieldSet::from_fields_v1(&stored);
+        } else if as_stored && !touched.meets_fields_v1(&stored) {
+            entry.encoded = Some(stored);
+            entries.push(entry);
+        } else {
+            entry.fields = FieldSet::from_fields_v1(&stored).difference(&touched);
+            entries.push(entry);
         }
-        e.fields = e.fields.difference(&touched);
-        true
-    });
+    }
     let fields = previous.union(&changed).difference(&removed);
     entries.push(Entry {
         manager: manager.into(),

@@ -25,6 +25,24 @@ pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
     object.get_mut("metadata").and_then(Value::as_object_mut).expect("inserted above")
 }
 
+/// `object` copied with the top-level `fields` and the `metadata_fields` set to null instead of
+/// copied: for a caller about to replace or remove them, which then keep their places (and a
+/// removal perturbs the order as removing the original would).
+pub fn copy_with_nulls(object: &Value, fields: &[&str], metadata_fields: &[&str]) -> Value {
+    let Value::Object(map) = object else { return object.clone() };
+    let copy_unless = |names: &[&str], (key, value): (&String, &Value)| {
+        (key.clone(), if names.contains(&key.as_str()) { Value::Null } else { value.clone() })
+    };
+    let copy = |(key, value): (&String, &Value)| match value {
+        Value::Object(metadata) if key == "metadata" && !metadata_fields.is_empty() => {
+            let metadata = metadata.iter().map(|field| copy_unless(metadata_fields, field)).collect();
+            (key.clone(), Value::Object(metadata))
+        }
+        _ => copy_unless(fields, (key, value)),
+    };
+    Value::Object(map.iter().map(copy).collect())
+}
+
 /// Whether `object` equals `reference` with its metadata field `field` removed, found without
 /// building that copy. A `reference` without a metadata object is compared as it is. Fields are
 /// compared in the order they most often differ in: everything but metadata first, and
@@ -343,20 +361,18 @@ pub fn prepare_update(resource: &ResourceInfo, object: &mut Value, old: &Value, 
         return;
     }
     if matches!(scope, UpdateScope::Status | UpdateScope::Approval) {
-        let status = object.get("status").cloned();
-        let new_metadata = metadata(object).cloned().unwrap_or_default();
-        *object = old.clone();
+        // The old object with the new status; status writes may still move managedFields,
+        // nothing else of metadata. What is replaced is moved over, not copied.
+        let status = object.as_object_mut().and_then(|map| map.remove("status"));
+        let managed = object.get_mut("metadata").and_then(Value::as_object_mut).and_then(|m| m.remove("managedFields"));
+        *object = copy_with_nulls(old, &["status"], if managed.is_some() { &["managedFields"] } else { &[] });
+        let map = object.as_object_mut().expect("object");
         match status {
-            Some(status) => {
-                object.as_object_mut().expect("object").insert("status".into(), status);
-            }
-            None => {
-                object.as_object_mut().expect("object").remove("status");
-            }
-        }
-        // Status writes may still move managedFields; nothing else of metadata.
-        if let Some(managed) = new_metadata.get("managedFields") {
-            metadata_mut(object).insert("managedFields".into(), managed.clone());
+            Some(status) => map.insert("status".into(), status),
+            None => map.remove("status"),
+        };
+        if let Some(managed) = managed {
+            metadata_mut(object).insert("managedFields".into(), managed);
         }
         return;
     }
