@@ -329,7 +329,7 @@ pub struct Entry {
     pub subresource: String,
     pub fields: FieldSet,
     /// The FieldsV1 to write instead of encoding `fields`: the one stored, while the write
-    /// leaves the entry's fields as they were.
+    /// leaves the entry's fields as they were (`fields` may then be left undecoded).
     pub encoded: Option<Value>,
 }
 
